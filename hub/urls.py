@@ -1,0 +1,22 @@
+"""Root URLs: auth, health probes, OpenAPI, admin, and the apps' APIs."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hub import health
+from hub.api import MeApi, TokenObtainApi, TokenRefreshApi
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/auth/token", TokenObtainApi.as_view(), name="auth-token"),
+    path("api/v1/auth/token/refresh", TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("api/v1/auth/me", MeApi.as_view(), name="auth-me"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "hub.errors.handler404"
+handler500 = "hub.errors.handler500"

@@ -1,0 +1,1 @@
+"""The Knora Integrations API: integrations, sync jobs, OAuth and the knowledge base."""

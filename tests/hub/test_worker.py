@@ -1,0 +1,14 @@
+"""A task makes a round trip through a real Celery worker process on the configured broker."""
+
+import pytest
+from hub.tasks import worker_ping
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+
+def test_task_round_trip_through_a_real_worker(celery_worker_process, make_org):
+    organisation = make_org("Seen By The Worker")
+    result = worker_ping.delay(str(organisation.id))
+    assert result.get(timeout=60) == {"pong": True, "organisation_name": "Seen By The Worker"}
+    # The task really ran in the worker process, not eagerly in this one.
+    assert f"Task hub.worker_ping[{result.id}] succeeded" in celery_worker_process.log()

@@ -1,0 +1,1 @@
+"""Signed inbound webhooks: verify, record, enqueue."""
