@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, plan: str, status: str, trial_days: int, **options):
         if not Plan.objects.filter(code=plan).exists():
-            codes = ", ".join(Plan.objects.values_list("code", flat=True))
+            codes = ", ".join(Plan.objects.order_by("id").values_list("code", flat=True))
             raise CommandError(f"Unknown plan {plan!r}; choose one of: {codes}")
         organisation = organisation_create(
             name=name, plan_code=plan, subscription_status=status, trial_days=trial_days
