@@ -23,6 +23,8 @@ class Command(BaseCommand):
             "worker": [python, "-m", "celery", "-A", "hub", "worker", "-l", "info", "-c", "2"],
             "beat": [python, "-m", "celery", "-A", "hub", "beat", "-l", "info", "-s", beat_schedule],
         }
+        # A SIGTERM (from a supervisor or `timeout`) stops the three like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Tributary is up on http://{bind}/ (Ctrl-C stops web, worker and beat)")
         try:
@@ -45,3 +47,7 @@ class Command(BaseCommand):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _raise_keyboard_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
