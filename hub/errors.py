@@ -38,6 +38,7 @@ class ErrorCode(enum.Enum):
     RATE_LIMITED = 429
     INTERNAL_ERROR = 500
     OAUTH_CONFIG_ERROR = 500
+    UPSTREAM_ERROR = 502
 
     # Enum members with equal values would alias each other, so the code is the name.
     def __new__(cls, status: int) -> ErrorCode:
@@ -66,6 +67,7 @@ DEFAULT_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: "Unsupported media type.",
     ErrorCode.RATE_LIMITED: "Too many requests.",
     ErrorCode.INTERNAL_ERROR: "An unexpected error occurred.",
+    ErrorCode.UPSTREAM_ERROR: "The upstream system refused or failed the request.",
 }
 
 

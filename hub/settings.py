@@ -27,6 +27,8 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secr
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Dotted paths of connector classes to register beside the built-in ones.
+EXTRA_CONNECTORS = env.list("EXTRA_CONNECTORS", default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -142,7 +144,10 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # A worker that died mid-sync must not leave a job `running` forever.
+    "reap-stale-sync-jobs": {"task": "integrations.reap_stale_sync_jobs", "schedule": 300.0},
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "results"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,8 @@ class Integration(SealedModelMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_sync_at = models.DateTimeField(null=True, blank=True)
+    # Where the next incremental pull starts; not secret.
+    sync_checkpoint = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,3 +48,126 @@ class Integration(SealedModelMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.type})"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+ACTIVE_JOB_STATUSES = (JobStatus.PENDING, JobStatus.RUNNING)
+COUNTER_FIELDS = (
+    "records_synced",
+    "records_found",
+    "records_imported",
+    "records_skipped",
+    "threads_grouped",
+    "entries_created",
+)
+
+
+class SyncJob(models.Model):
+    """One run of a connector for an integration. Seed counters stay null until it completes;
+    `progress` holds the live figures while it runs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="sync_jobs")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="sync_jobs")
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    records_synced = models.IntegerField(null=True, blank=True)
+    records_found = models.IntegerField(null=True, blank=True)
+    records_imported = models.IntegerField(null=True, blank=True)
+    records_skipped = models.IntegerField(null=True, blank=True)
+    threads_grouped = models.IntegerField(null=True, blank=True)
+    entries_created = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    # Live figures while running: counters so far and a percentage (null when unknown).
+    progress = models.JSONField(default=dict, blank=True)
+    # Per-record failures and upstream warnings, bounded in size (see integrations.sync).
+    log = models.JSONField(default=list, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["integration", "-created_at"])]
+        constraints = [
+            # One sync per integration at a time, enforced by the database too.
+            models.UniqueConstraint(
+                fields=["integration"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="one_active_sync_per_integration",
+            )
+        ]
+
+
+class KnowledgeEntry(models.Model):
+    """One upstream object in the organisation's knowledge base, upserted by (integration, external_id)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="knowledge_entries")
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="entries")
+    external_id = models.CharField(max_length=512)
+    title = models.CharField(max_length=1000, blank=True, default="")
+    content = models.TextField(blank=True, default="")
+    html = models.TextField(null=True, blank=True)
+    url = models.URLField(max_length=2000, blank=True, default="")
+    author = models.CharField(max_length=255, blank=True, default="")
+    language = models.CharField(max_length=20, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    source_created_at = models.DateTimeField(null=True, blank=True)
+    source_updated_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "external_id"], name="one_entry_per_upstream_object")
+        ]
+        indexes = [models.Index(fields=["organisation", "-created_at", "-id"])]
+        verbose_name_plural = "knowledge entries"
+
+    def __str__(self) -> str:
+        return self.title or self.external_id
+
+
+class OAuthState(SealedModelMixin, models.Model):
+    """A single-use record behind the `state` of one OAuth popup flow."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    connector_type = models.CharField(max_length=50)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    nonce_hash = models.CharField(max_length=64)
+    pkce_sealed = models.TextField(blank=True, default="", editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    pkce = SealedJSON("pkce_sealed")
+
+
+class WebhookDelivery(models.Model):
+    """The first answer to a delivery with an idempotency key, replayed for retries of it."""
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    idempotency_key = models.CharField(max_length=255)
+    entry = models.ForeignKey(KnowledgeEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted = models.BooleanField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")
+        ]

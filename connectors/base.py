@@ -1,0 +1,242 @@
+"""The connector interface: metadata, config validation, and small optional capabilities.
+
+A connector is a pure adapter: no ORM, no request, no Celery. It receives a validated config
+and credentials; the services in `integrations/` persist what it yields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+FieldType = Literal["text", "password", "select", "boolean", "number"]
+AuthFlow = Literal["api_key", "oauth_popup"]
+Direction = Literal["source", "destination"]
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    key: str
+    label: str
+    type: FieldType = "text"
+    required: bool = False
+    placeholder: str = ""
+    help_text: str = ""
+    default: Any = None
+    # Each option: {"value": ..., "label": ...}; only for `select`.
+    options: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorInfo:
+    """What `GET /connectors` shows of a connector, plus its direction."""
+
+    type: str
+    display_name: str
+    description: str
+    icon: str
+    data_description: str
+    auth_type: str
+    auth_flow: AuthFlow
+    provider: str | None
+    config_schema: tuple[ConfigField, ...]
+    direction: Direction
+
+
+class ConfigInvalid(Exception):
+    """Field errors of a config: {key: [message, ...]}."""
+
+    def __init__(self, field_errors: dict[str, list[str]]) -> None:
+        super().__init__("Invalid connector config.")
+        self.field_errors = field_errors
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    healthy: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class PreviewItem:
+    label: str
+    count: int | None
+
+
+@dataclass(frozen=True)
+class PreviewResult:
+    summary: str
+    items: list[PreviewItem]
+    estimated_entries: int | None
+
+
+@dataclass(frozen=True)
+class Record:
+    """One upstream object as a knowledge entry would hold it."""
+
+    external_id: str
+    title: str
+    content: str
+    html: str | None = None
+    url: str = ""
+    author: str = ""
+    language: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source_created_at: datetime | None = None
+    source_updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """An upstream object that no longer exists: its entry becomes a tombstone."""
+
+    external_id: str
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """One upstream object that could not be turned into a record; the sync goes on."""
+
+    external_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the next pull may resume; persisted by the sync service when yielded."""
+
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Found:
+    """The connector's best estimate of how many records this pull will yield."""
+
+    total: int
+
+
+@dataclass(frozen=True)
+class Warning:
+    """An upstream warning worth showing in the job's log."""
+
+    message: str
+
+
+PullItem = Record | Deletion | RecordFailure | Checkpoint | Found | Warning
+
+
+@dataclass(frozen=True)
+class EntrySnapshot:
+    """What a destination receives of a knowledge entry."""
+
+    id: str
+    external_id: str
+    title: str
+    content: str
+    html: str | None
+    url: str
+    author: str
+    language: str
+    metadata: dict[str, Any]
+    updated_at: datetime
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    pushed: int
+    failed: list[RecordFailure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OAuthGrant:
+    """The result of a code exchange: credentials to store sealed and the account they belong to."""
+
+    credentials: dict[str, Any]
+    account: str
+
+
+class Connector:
+    """Base of every connector. Subclasses set `info` and mix in the capabilities they have."""
+
+    info: ClassVar[ConnectorInfo]
+
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any],
+        credentials: dict[str, Any] | None = None,
+        save_credentials: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.credentials = credentials or {}
+        # Called when the connector obtains new credentials (e.g. a rotated refresh token).
+        self._save_credentials = save_credentials
+
+    def credentials_changed(self, credentials: dict[str, Any]) -> None:
+        self.credentials = credentials
+        if self._save_credentials is not None:
+            self._save_credentials(credentials)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Checks `config` against the schema; returns it with defaults filled in."""
+        from connectors.config import validate_against_schema
+
+        return validate_against_schema(cls.info.config_schema, config)
+
+
+class Probe:
+    """Capability: a live check of the stored credentials against the upstream."""
+
+    def probe(self) -> ProbeResult:
+        raise NotImplementedError
+
+
+class Preview:
+    """Capability: a cheap, read-only estimate of what the next sync would import."""
+
+    def preview(self) -> PreviewResult:
+        raise NotImplementedError
+
+
+class PullSource:
+    """Capability: yields records, deletions, failures and checkpoints from `checkpoint` on."""
+
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+        raise NotImplementedError
+
+
+class PushDestination:
+    """Capability: pushes knowledge entries out to the upstream."""
+
+    def push(self, entries: Iterable[EntrySnapshot]) -> PushOutcome:
+        raise NotImplementedError
+
+
+class OAuthPopup:
+    """Capability: the browser OAuth popup flow (authorization code, PKCE where supported)."""
+
+    supports_pkce: ClassVar[bool] = True
+
+    def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str:
+        raise NotImplementedError
+
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> OAuthGrant:
+        raise NotImplementedError
+
+    def refresh_credentials(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+CAPABILITIES: dict[str, type] = {
+    "probe": Probe,
+    "preview": Preview,
+    "pull": PullSource,
+    "push": PushDestination,
+    "oauth": OAuthPopup,
+}

@@ -1,0 +1,58 @@
+"""Typed upstream failures raised at the client boundary, so services can decide what to retry."""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """Base of every upstream failure; `message` is safe to show and to store (no secrets)."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+class CredentialInvalid(UpstreamError):
+    """401 that a token refresh did not cure, or 401 with no way to refresh."""
+
+
+class CredentialExpired(UpstreamError):
+    """The refresh token is dead: the user must authorise again."""
+
+
+class InsufficientPermission(UpstreamError):
+    """403: the credentials are valid but lack a scope or permission."""
+
+
+class NotFoundUpstream(UpstreamError):
+    """404 from the upstream."""
+
+
+class RateLimited(UpstreamError):
+    """429 after the retries ran out."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status_code: int | None = 429, retry_after: float | None = None) -> None:
+        super().__init__(message, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(UpstreamError):
+    """5xx, timeouts or connection errors after the retries ran out."""
+
+    retryable = True
+
+
+class UpstreamRejected(UpstreamError):
+    """Any other 4xx: the request itself is wrong; retrying will not help."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "") -> None:
+        super().__init__(message, status_code=status_code)
+        self.body_excerpt = body_excerpt
+
+
+class UnsafeUpstreamURL(UpstreamError):
+    """The SSRF guard refused the address (private, loopback, link-local, reserved, bad scheme)."""

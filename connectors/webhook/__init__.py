@@ -1,0 +1,1 @@
+"""Custom webhooks: external systems post signed JSON that becomes knowledge entries."""

@@ -1,0 +1,167 @@
+"""Thin views of the Integrations API: parse, check permission, call a service, serialise."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from connectors import registry
+from hub.permissions import IsAdmin, IsManager, SubscriptionActive
+from integrations import selectors, services, sync
+from integrations.serializers import (
+    ConnectorOutput,
+    HealthOutput,
+    IntegrationCreatedOutput,
+    IntegrationCreateInput,
+    IntegrationOutput,
+    IntegrationUpdateInput,
+    PreviewOutput,
+    SyncJobDetailOutput,
+    SyncJobOutput,
+    SyncStartedOutput,
+)
+
+TAGS = ["integrations"]
+
+
+def _integration(request: Request, integration_id):
+    return selectors.integration_get(organisation=request.auth.organisation, integration_id=integration_id)
+
+
+class ConnectorListApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: ConnectorOutput(many=True)}, tags=TAGS)
+    def get(self, request: Request) -> Response:
+        infos = [dataclasses.asdict(cls.info) for cls in registry.all_connectors()]
+        return Response({"connectors": ConnectorOutput(infos, many=True).data, "total": len(infos)})
+
+
+class IntegrationListCreateApi(APIView):
+    def get_permissions(self):
+        if self.request.method == "POST":
+            # Order fixed by Knora: role first, then subscription; the plan limit comes in the service.
+            return [IsAdmin(), SubscriptionActive()]
+        return [IsManager()]
+
+    @extend_schema(responses={200: IntegrationOutput(many=True)}, tags=TAGS)
+    def get(self, request: Request) -> Response:
+        integrations = selectors.integration_list(organisation=request.auth.organisation)
+        data = IntegrationOutput(integrations, many=True).data
+        return Response({"integrations": data, "total": len(data)})
+
+    @extend_schema(request=IntegrationCreateInput, responses={201: IntegrationCreatedOutput}, tags=TAGS)
+    def post(self, request: Request) -> Response:
+        body = IntegrationCreateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        organisation = request.auth.organisation
+        if data.get("pending_integration_id"):
+            integration = services.integration_finalize_pending(
+                organisation=organisation,
+                pending_id=data["pending_integration_id"],
+                type=data["type"],
+                name=data["name"],
+                config=data["config"],
+            )
+            shown_once = {}
+        else:
+            integration, shown_once = services.integration_create(
+                organisation=organisation,
+                user=request.user,
+                type=data["type"],
+                name=data["name"],
+                config=data["config"],
+            )
+        # Knora's fields, plus a webhook's signing secret and URL, shown this once.
+        body = {**IntegrationOutput(integration).data, **shown_once}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class IntegrationDetailApi(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=IntegrationUpdateInput, responses={200: IntegrationOutput}, tags=TAGS)
+    def patch(self, request: Request, integration_id) -> Response:
+        integration = _integration(request, integration_id)
+        body = IntegrationUpdateInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        integration = services.integration_update(integration=integration, **body.validated_data)
+        return Response(IntegrationOutput(integration).data)
+
+    @extend_schema(responses={204: None}, tags=TAGS)
+    def delete(self, request: Request, integration_id) -> Response:
+        services.integration_delete(integration=_integration(request, integration_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntegrationHealthApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: HealthOutput}, tags=TAGS)
+    def get(self, request: Request, integration_id) -> Response:
+        body = services.integration_health(integration=_integration(request, integration_id))
+        return Response(HealthOutput(body).data)
+
+
+class IntegrationConnectionHealthApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: HealthOutput}, tags=TAGS)
+    def get(self, request: Request, integration_id) -> Response:
+        body = services.integration_probe(integration=_integration(request, integration_id))
+        return Response(HealthOutput(body).data)
+
+
+class IntegrationPreviewApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: PreviewOutput}, tags=TAGS)
+    def get(self, request: Request, integration_id) -> Response:
+        body = services.integration_preview(integration=_integration(request, integration_id))
+        return Response(PreviewOutput(body).data)
+
+
+class IntegrationSyncApi(APIView):
+    permission_classes = [IsAdmin, SubscriptionActive]
+
+    @extend_schema(request=None, responses={202: SyncStartedOutput}, tags=TAGS)
+    def post(self, request: Request, integration_id) -> Response:
+        integration = _integration(request, integration_id)
+        job, started = sync.sync_job_request(
+            organisation=request.auth.organisation, integration=integration, user=request.user
+        )
+        message = "Sync triggered successfully." if started else "A sync is already running for this integration."
+        body = {
+            "sync_job_id": job.id,
+            "integration_id": integration.id,
+            "status": "running",
+            "message": message,
+        }
+        return Response(SyncStartedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class IntegrationHistoryApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: SyncJobOutput(many=True)}, tags=TAGS)
+    def get(self, request: Request, integration_id) -> Response:
+        integration = _integration(request, integration_id)
+        jobs = selectors.job_list(organisation=request.auth.organisation, integration=integration)
+        data = SyncJobOutput(jobs, many=True).data
+        return Response({"integration_id": str(integration.id), "jobs": data, "total": len(data)})
+
+
+class IntegrationJobDetailApi(APIView):
+    permission_classes = [IsManager]
+
+    @extend_schema(responses={200: SyncJobDetailOutput}, tags=TAGS)
+    def get(self, request: Request, integration_id, job_id) -> Response:
+        integration = _integration(request, integration_id)
+        job = selectors.job_get(organisation=request.auth.organisation, integration=integration, job_id=job_id)
+        return Response(SyncJobDetailOutput(job).data)

@@ -1,0 +1,127 @@
+"""Writing the knowledge base: batch upserts keyed by (integration, external_id), tombstones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from connectors.base import Deletion, Record
+from integrations.models import Integration, KnowledgeEntry
+
+UPSERT_FIELDS = [
+    "title",
+    "content",
+    "html",
+    "url",
+    "author",
+    "language",
+    "metadata",
+    "source_created_at",
+    "source_updated_at",
+    "content_hash",
+    "deleted_at",
+    "updated_at",
+]
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def content_hash(record: Record) -> str:
+    """Hash of everything an entry shows, so unchanged records are not rewritten."""
+    material = [
+        record.title, record.content, record.html, record.url, record.author, record.language,
+        record.metadata,
+        record.source_created_at.isoformat() if record.source_created_at else None,
+        record.source_updated_at.isoformat() if record.source_updated_at else None,
+    ]
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> UpsertResult:
+    """Upsert one batch; a record seen twice in the batch counts once (the last wins)."""
+    by_id = {record.external_id: record for record in records}
+    existing = dict(
+        KnowledgeEntry.objects.filter(integration=integration, external_id__in=list(by_id))
+        .values_list("external_id", "content_hash")
+    )
+    # A tombstone that comes back to life must be rewritten even if its content is the same.
+    revived = set(
+        KnowledgeEntry.objects.filter(
+            integration=integration, external_id__in=list(existing), deleted_at__isnull=False
+        ).values_list("external_id", flat=True)
+    )
+    result = UpsertResult()
+    now = timezone.now()
+    rows = []
+    for external_id, record in by_id.items():
+        digest = content_hash(record)
+        if existing.get(external_id) == digest and external_id not in revived:
+            result.unchanged += 1
+            continue
+        if external_id in existing:
+            result.updated += 1
+        else:
+            result.created += 1
+        rows.append(_entry_row(integration, record, digest, now))
+    if rows:
+        KnowledgeEntry.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["integration", "external_id"],
+            update_fields=UPSERT_FIELDS,
+        )
+    return result
+
+
+def entry_upsert_one(*, integration: Integration, record: Record) -> tuple[KnowledgeEntry, bool]:
+    """Upsert a single record and return its row and whether it was created."""
+    with transaction.atomic():
+        result = entries_upsert(integration=integration, records=[record])
+        entry = KnowledgeEntry.objects.get(integration=integration, external_id=record.external_id)
+    return entry, result.created == 1
+
+
+def entries_tombstone(*, integration: Integration, deletions: Sequence[Deletion]) -> int:
+    """Mark entries deleted upstream; the rows stay, with `deleted_at` set."""
+    now = timezone.now()
+    by_time: dict = defaultdict(list)
+    for deletion in deletions:
+        by_time[deletion.deleted_at or now].append(deletion.external_id)
+    count = 0
+    for deleted_at, external_ids in by_time.items():
+        count += KnowledgeEntry.objects.filter(
+            integration=integration, external_id__in=external_ids, deleted_at__isnull=True
+        ).update(deleted_at=deleted_at, updated_at=now)
+    return count
+
+
+def _entry_row(integration: Integration, record: Record, digest: str, now) -> KnowledgeEntry:
+    return KnowledgeEntry(
+        organisation_id=integration.organisation_id,
+        integration=integration,
+        external_id=record.external_id,
+        title=record.title[:1000],
+        content=record.content,
+        html=record.html,
+        url=record.url[:2000],
+        author=record.author[:255],
+        language=record.language[:20],
+        metadata=record.metadata,
+        source_created_at=record.source_created_at,
+        source_updated_at=record.source_updated_at,
+        content_hash=digest,
+        deleted_at=None,
+        created_at=now,
+        updated_at=now,
+    )

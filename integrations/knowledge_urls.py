@@ -1,0 +1,3 @@
+"""Knowledge base routes (filled in by the knowledge API module)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""OAuth popup routes (filled in by the OAuth module)."""
+
+urlpatterns: list = []

@@ -1,0 +1,211 @@
+"""Integration services: create, finalise, update, delete, plan gating, live probe and preview."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from connectors import registry
+from connectors.base import ConfigInvalid, Connector, PreviewResult, ProbeResult
+from connectors.errors import UpstreamError
+from hub.errors import ApiError, ErrorCode
+from hub.models import Organisation, User
+from integrations.models import Integration, IntegrationStatus
+from integrations.selectors import integration_count
+
+logger = logging.getLogger(__name__)
+WEBHOOK_TYPE = "webhook"
+
+
+def connector_class_or_error(connector_type: str) -> type[Connector]:
+    connector_cls = registry.connector_class(connector_type)
+    if connector_cls is None:
+        known = sorted(cls.info.type for cls in registry.all_connectors())
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown connector type {connector_type!r}.",
+            details={"type": [f"Must be one of: {', '.join(known)}."]},
+        )
+    return connector_cls
+
+
+def validated_config(connector_cls: type[Connector], config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return connector_cls.validate_config(config)
+    except ConfigInvalid as exc:
+        details = {f"config.{key}": messages for key, messages in exc.field_errors.items()}
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "The connector config is invalid.", details) from exc
+
+
+def plan_limit_check(*, organisation: Organisation) -> None:
+    """403 PLAN_UPGRADE_REQUIRED when the organisation has as many integrations as its plan allows."""
+    limit = organisation.plan.max_integrations
+    if limit is not None and integration_count(organisation=organisation) >= limit:
+        raise ApiError(
+            ErrorCode.PLAN_UPGRADE_REQUIRED,
+            f"The {organisation.plan.name} plan allows {limit} integration(s); upgrade to add more.",
+            details={"plan": organisation.plan.code, "max_integrations": limit},
+        )
+
+
+def webhook_url(integration: Integration) -> str:
+    # The path is fixed by Knora's document.
+    return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/integrations/webhook/{integration.id}/receive"
+
+
+@transaction.atomic
+def integration_create(
+    *, organisation: Organisation, user: User, type: str, name: str, config: dict[str, Any]
+) -> tuple[Integration, dict[str, Any]]:
+    """Create an integration. Returns it and what is shown only once (a webhook's secret and URL)."""
+    connector_cls = connector_class_or_error(type)
+    # Lock the organisation row so two concurrent creates cannot both pass the plan limit.
+    Organisation.objects.select_for_update().filter(id=organisation.id).first()
+    plan_limit_check(organisation=organisation)
+    clean_config = validated_config(connector_cls, config)
+    integration = Integration(organisation=organisation, type=type, name=name, created_by=user)
+    integration.config = clean_config
+    shown_once: dict[str, Any] = {}
+    if type == WEBHOOK_TYPE:
+        signing_secret = "whsec_" + secrets.token_urlsafe(32)
+        integration.credentials = {"signing_secret": signing_secret}
+        shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
+    else:
+        integration.credentials = {}
+    integration.save()
+    return integration, shown_once
+
+
+@transaction.atomic
+def integration_finalize_pending(
+    *, organisation: Organisation, pending_id: uuid.UUID, type: str, name: str, config: dict[str, Any]
+) -> Integration:
+    """Turn the pending integration made by the OAuth callback into an active one (no plan check)."""
+    integration = (
+        Integration.objects.select_for_update()
+        .filter(organisation=organisation, id=pending_id, is_pending=True)
+        .first()
+    )
+    if integration is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Pending integration not found.")
+    if integration.type != type:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            "The type does not match the pending integration.",
+            details={"type": [f"The pending integration is of type {integration.type!r}."]},
+        )
+    integration.config = validated_config(connector_class_or_error(type), config)
+    integration.name = name
+    integration.is_pending = False
+    integration.status = IntegrationStatus.ACTIVE
+    integration.save()
+    return integration
+
+
+def integration_update(
+    *, integration: Integration, name: str | None = None, config: dict[str, Any] | None = None
+) -> Integration:
+    if name is not None:
+        integration.name = name
+    if config is not None:
+        connector_cls = connector_class_or_error(integration.type)
+        # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
+        merged = {**_stored_secrets(connector_cls, integration), **config}
+        integration.config = validated_config(connector_cls, merged)
+    integration.save()
+    return integration
+
+
+def _stored_secrets(connector_cls: type[Connector], integration: Integration) -> dict[str, Any]:
+    secret_keys = {field.key for field in connector_cls.info.config_schema if field.type == "password"}
+    return {key: value for key, value in integration.config.items() if key in secret_keys}
+
+
+def integration_delete(*, integration: Integration) -> None:
+    """Delete the integration; its jobs, entries and deliveries go with it."""
+    integration.delete()
+
+
+def connector_for(integration: Integration) -> Connector:
+    """The connector instance for an integration; rotated credentials are saved sealed at once."""
+    connector_cls = registry.connector_class(integration.type)
+    if connector_cls is None:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, f"Connector {integration.type!r} is not available.")
+
+    def save_credentials(credentials: dict[str, Any]) -> None:
+        integration.credentials = credentials
+        Integration.objects.filter(pk=integration.pk).update(
+            credentials_sealed=integration.credentials_sealed, updated_at=timezone.now()
+        )
+
+    return connector_cls(
+        config=integration.config, credentials=integration.credentials, save_credentials=save_credentials
+    )
+
+
+def health_body(integration: Integration, *, healthy: bool, message: str) -> dict[str, Any]:
+    return {
+        "integration_id": integration.id,
+        "status": integration.status,
+        "healthy": healthy,
+        "message": message,
+        "checked_at": timezone.now(),
+    }
+
+
+STATUS_MESSAGES = {
+    IntegrationStatus.ACTIVE: "Connection is active.",
+    IntegrationStatus.SYNCING: "A sync is running.",
+    IntegrationStatus.INACTIVE: "The integration is inactive.",
+    IntegrationStatus.ERROR: "The last sync failed; see the sync history.",
+}
+
+
+def integration_health(*, integration: Integration) -> dict[str, Any]:
+    """Structural health from the database alone."""
+    healthy = integration.status in (IntegrationStatus.ACTIVE, IntegrationStatus.SYNCING) and not integration.is_pending
+    message = "Waiting to be finalised." if integration.is_pending else STATUS_MESSAGES[integration.status]
+    return health_body(integration, healthy=healthy, message=message)
+
+
+def integration_probe(*, integration: Integration) -> dict[str, Any]:
+    """Live probe through the connector; an upstream refusal marks the integration `error`."""
+    connector = connector_for(integration)
+    if not registry.supports(connector, "probe"):
+        return health_body(integration, healthy=False, message="This connector cannot be probed.")
+    try:
+        result: ProbeResult = connector.probe()
+    except UpstreamError as exc:
+        result = ProbeResult(healthy=False, message=exc.message)
+    if not result.healthy and integration.status != IntegrationStatus.SYNCING:
+        integration.status = IntegrationStatus.ERROR
+        integration.save(update_fields=["status", "updated_at"])
+    elif result.healthy and integration.status == IntegrationStatus.ERROR:
+        integration.status = IntegrationStatus.ACTIVE
+        integration.save(update_fields=["status", "updated_at"])
+    return health_body(integration, healthy=result.healthy, message=result.message)
+
+
+def integration_preview(*, integration: Integration) -> dict[str, Any]:
+    connector = connector_for(integration)
+    if not registry.supports(connector, "preview"):
+        result = PreviewResult(summary="This connector cannot estimate its data.", items=[], estimated_entries=None)
+    else:
+        try:
+            result = connector.preview()
+        except UpstreamError as exc:
+            raise ApiError(ErrorCode.UPSTREAM_ERROR, f"The upstream refused the preview: {exc.message}") from exc
+    return {
+        "integration_id": integration.id,
+        "connector_type": integration.type,
+        "summary": result.summary,
+        "items": [{"label": item.label, "count": item.count} for item in result.items],
+        "estimated_entries": result.estimated_entries,
+        "previewed_at": timezone.now(),
+    }

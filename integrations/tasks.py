@@ -1,0 +1,20 @@
+"""Celery tasks: thin wrappers that fetch by id, call a service and decide about retrying."""
+
+from celery import shared_task
+
+from integrations.sync import sync_job_run, sync_jobs_reap_stale
+
+MAX_SYNC_RETRIES = 3
+
+
+@shared_task(bind=True, name="integrations.run_sync_job", acks_late=True, max_retries=MAX_SYNC_RETRIES)
+def run_sync_job(self, job_id: str, org_id: str) -> str:
+    outcome = sync_job_run(job_id=job_id, org_id=org_id, final_attempt=self.request.retries >= self.max_retries)
+    if outcome.retry_in is not None:
+        raise self.retry(countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="integrations.reap_stale_sync_jobs")
+def reap_stale_sync_jobs() -> int:
+    return sync_jobs_reap_stale()

@@ -1,0 +1,175 @@
+"""A fake "notes" upstream (real HTTP on 127.0.0.1) and a small pull connector for it.
+
+Used to test the sync pipeline end to end in a real worker before the real connectors land.
+The upstream pages notes by an opaque cursor, reports deletions, and has switches for faults.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from connectors.base import (
+    Checkpoint,
+    ConfigField,
+    Connector,
+    ConnectorInfo,
+    Deletion,
+    Found,
+    Preview,
+    PreviewItem,
+    PreviewResult,
+    Probe,
+    ProbeResult,
+    PullSource,
+    Record,
+)
+from connectors.errors import CredentialInvalid
+from connectors.http import UpstreamHttpClient
+
+PAGE_SIZE = 2
+
+
+@dataclass
+class NotesUpstream:
+    """In-memory notes with a version counter, so `since` returns only what changed."""
+
+    api_key: str = "notes-key"
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    version: int = 0
+    page_delay: float = 0.0
+    broken_json: bool = False
+    requests: list[str] = field(default_factory=list)
+
+    def put(self, note_id: str, title: str, body: str) -> None:
+        self.version += 1
+        self.notes[note_id] = {"id": note_id, "title": title, "body": body, "version": self.version}
+        self.deleted.pop(note_id, None)
+
+    def delete(self, note_id: str) -> None:
+        self.version += 1
+        self.notes.pop(note_id, None)
+        self.deleted[note_id] = self.version
+
+    def page(self, since: int, offset: int) -> dict[str, Any]:
+        changed = sorted((n for n in self.notes.values() if n["version"] > since), key=lambda n: n["version"])
+        items = changed[offset : offset + PAGE_SIZE]
+        more = offset + PAGE_SIZE < len(changed)
+        return {
+            "items": items,
+            "total": len(changed),
+            "next_cursor": f"{since}:{offset + PAGE_SIZE}" if more else None,
+            "deleted": [i for i, v in self.deleted.items() if v > since] if not more else [],
+            "version": self.version,
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    upstream: NotesUpstream
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        url = urlparse(self.path)
+        self.upstream.requests.append(self.path)
+        if self.headers.get("Authorization") != f"Bearer {self.upstream.api_key}":
+            return self._send(401, {"error": "bad key"})
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/api/me":
+            return self._send(200, {"account": "notes-user"})
+        if url.path == "/api/notes":
+            time.sleep(self.upstream.page_delay)
+            since, _, offset = query.get("cursor", f"{query.get('since', 0)}:0").partition(":")
+            return self._send(200, self.upstream.page(int(since), int(offset or 0)))
+        self._send(404, {"error": "no such path"})
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        raw = b"{not json" if self.upstream.broken_json and status == 200 else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+class NotesServer:
+    def __init__(self) -> None:
+        self.upstream = NotesUpstream()
+        handler = type("Handler", (_Handler,), {"upstream": self.upstream})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def __enter__(self) -> NotesServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NotesConnector(Connector, Probe, Preview, PullSource):
+    info = ConnectorInfo(
+        type="notes",
+        display_name="Notes (test upstream)",
+        description="A test-only source that pulls notes from a fake upstream.",
+        icon="notes",
+        data_description="Notes",
+        auth_type="api_key",
+        auth_flow="api_key",
+        provider=None,
+        config_schema=(
+            ConfigField(key="base_url", label="Base URL", required=True),
+            ConfigField(key="api_key", label="API key", type="password", required=True),
+        ),
+        direction="source",
+    )
+
+    def _client(self) -> UpstreamHttpClient:
+        return UpstreamHttpClient(
+            base_url=self.config["base_url"],
+            headers={"Authorization": f"Bearer {self.config['api_key']}"},
+            max_attempts=1,
+        )
+
+    def probe(self) -> ProbeResult:
+        try:
+            with self._client() as client:
+                account = client.get_json("/api/me")["account"]
+        except CredentialInvalid:
+            return ProbeResult(healthy=False, message="Notes API key returned 401 Unauthorized.")
+        return ProbeResult(healthy=True, message=f"Notes credentials verified for {account}.")
+
+    def preview(self) -> PreviewResult:
+        with self._client() as client:
+            total = client.get_json("/api/notes", params={"since": 0})["total"]
+        return PreviewResult(summary=f"Found {total} notes", items=[PreviewItem("notes", total)], estimated_entries=total)
+
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator:
+        since = int(checkpoint.get("since", 0))
+        params: dict[str, Any] = {"since": since}
+        with self._client() as client:
+            while True:
+                page = client.get_json("/api/notes", params=params)
+                if "cursor" not in params:
+                    yield Found(page["total"])
+                for note in page["items"]:
+                    yield Record(external_id=note["id"], title=note["title"], content=note["body"])
+                for note_id in page["deleted"]:
+                    yield Deletion(external_id=note_id)
+                if not page["next_cursor"]:
+                    yield Checkpoint({"since": page["version"]})
+                    return
+                params = {"cursor": page["next_cursor"]}

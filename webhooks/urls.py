@@ -1,0 +1,3 @@
+"""Webhook receive route (filled in by the webhooks module)."""
+
+urlpatterns: list = []
