@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from integrations.apis import IntegrationListCreateApi
+from integrations.apis import IntegrationListCreateNoSlashApi
 
 from hub import health
 from hub.api import MeApi, TokenObtainApi, TokenRefreshApi
@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/v1/auth/me", MeApi.as_view(), name="auth-me"),
     path("api/v1/integrations/", include("integrations.urls")),
     # Knora's document writes `GET /` after the base path; some clients drop the slash.
-    path("api/v1/integrations", IntegrationListCreateApi.as_view(), name="integrations-root"),
+    path("api/v1/integrations", IntegrationListCreateNoSlashApi.as_view(), name="integrations-root"),
     path("api/v1/knowledge/", include("integrations.knowledge_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -165,3 +165,8 @@ class IntegrationJobDetailApi(APIView):
         integration = _integration(request, integration_id)
         job = selectors.job_get(organisation=request.auth.organisation, integration=integration, job_id=job_id)
         return Response(SyncJobDetailOutput(job).data)
+
+
+@extend_schema(exclude=True)
+class IntegrationListCreateNoSlashApi(IntegrationListCreateApi):
+    """The base path without its trailing slash; same behaviour, one entry in the schema."""
