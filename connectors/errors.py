@@ -6,6 +6,7 @@ from __future__ import annotations
 class UpstreamError(Exception):
     """Base of every upstream failure; `message` is safe to show and to store (no secrets)."""
 
+    # Read by the sync service instead of isinstance chains: may a later attempt succeed?
     retryable: bool = False
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
@@ -17,25 +18,35 @@ class UpstreamError(Exception):
 class CredentialInvalid(UpstreamError):
     """401 that a token refresh did not cure, or 401 with no way to refresh."""
 
+    retryable = False
+
 
 class CredentialExpired(UpstreamError):
-    """The refresh token is dead: the user must authorise again."""
+    """Raised by token refreshers when the refresh token is dead: the user must authorise again."""
+
+    retryable = False
 
 
 class InsufficientPermission(UpstreamError):
     """403: the credentials are valid but lack a scope or permission."""
 
+    retryable = False
+
 
 class NotFoundUpstream(UpstreamError):
     """404 from the upstream."""
 
+    retryable = False
+
 
 class RateLimited(UpstreamError):
-    """429 after the retries ran out."""
+    """429 after the retries ran out; `retry_after` is the upstream's wish in seconds, if given."""
 
     retryable = True
 
-    def __init__(self, message: str, *, status_code: int | None = 429, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = 429, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
 
@@ -49,10 +60,16 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamRejected(UpstreamError):
     """Any other 4xx: the request itself is wrong; retrying will not help."""
 
-    def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "") -> None:
+    retryable = False
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, body_excerpt: str = ""
+    ) -> None:
         super().__init__(message, status_code=status_code)
         self.body_excerpt = body_excerpt
 
 
 class UnsafeUpstreamURL(UpstreamError):
     """The SSRF guard refused the address (private, loopback, link-local, reserved, bad scheme)."""
+
+    retryable = False

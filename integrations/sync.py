@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,6 +35,8 @@ BATCH_SIZE = 500
 LOG_MAX_LINES = 200
 LOG_LINE_MAX_CHARS = 500
 STALE_AFTER = timedelta(minutes=30)
+# A slow upstream still shows progress: write what we have at least this often (seconds).
+PROGRESS_INTERVAL = 1.0
 
 
 def sync_job_request(
@@ -155,8 +158,11 @@ def _claim(*, job_id: str, org_id: str) -> SyncJob | None:
 def _pull(job: SyncJob, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
     records: list[Record] = []
     deletions: list[Deletion] = []
+    last_flush = time.monotonic()
 
     def flush() -> None:
+        nonlocal last_flush
+        last_flush = time.monotonic()
         if records:
             result = entries_upsert(integration=integration, records=records)
             counters.created += result.created
@@ -176,7 +182,7 @@ def _pull(job: SyncJob, integration: Integration, connector: Connector, log: Job
                 counters.skipped += 1
                 continue
             records.append(item)
-            if len(records) >= BATCH_SIZE:
+            if len(records) >= BATCH_SIZE or time.monotonic() - last_flush >= PROGRESS_INTERVAL:
                 flush()
         elif isinstance(item, Deletion):
             deletions.append(item)

@@ -8,15 +8,25 @@ import pytest
 from rest_framework.test import APIClient
 
 from hub.auth import tokens_for
-from hub.models import Membership, Organisation, Role, SubscriptionStatus
+from hub.models import Membership, Organisation, Plan, Role, SubscriptionStatus
 from hub.services import membership_set, organisation_create
 from tests.worker_process import WorkerProcess
 
 pytest_plugins: list[str] = []
 
 
+def ensure_plans() -> None:
+    """Transactional tests flush every table, the seeded plans too; put them back."""
+    from importlib import import_module
+
+    for code, name, limit in import_module("hub.migrations.0002_seed_plans").PLANS:
+        Plan.objects.get_or_create(code=code, defaults={"name": name, "max_integrations": limit})
+
+
 @pytest.fixture
 def make_org(db) -> Callable[..., Organisation]:
+    ensure_plans()
+
     def make(name: str = "Acme", plan: str = "business", status: str = SubscriptionStatus.ACTIVE, **kw):
         return organisation_create(name=name, plan_code=plan, subscription_status=status, **kw)
 

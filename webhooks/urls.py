@@ -1,3 +1,9 @@
-"""Webhook receive route (filled in by the webhooks module)."""
+"""Webhook receive route, included under /api/v1/integrations/webhook/ in the `integrations` namespace."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from webhooks import views
+
+urlpatterns = [
+    path("<uuid:integration_id>/receive", views.webhook_receive, name="webhook-receive"),
+]

@@ -1,0 +1,311 @@
+"""The one HTTP layer for upstreams: timeouts, retries, Retry-After, token refresh, SSRF guard."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from connectors.errors import (
+    CredentialInvalid,
+    InsufficientPermission,
+    NotFoundUpstream,
+    RateLimited,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
+from connectors.http_guard import (
+    AddressPolicy,
+    GuardedTransport,
+    allow_any_address,
+    check_scheme,
+    is_public_address,
+)
+
+logger = logging.getLogger("connectors.http")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# POST and PATCH may have taken effect even when the answer is a 500 or a read timeout, so they are
+# retried only when the upstream says it did nothing (429, 503) or the request never left
+# (connect errors). Anything else could create a second issue, comment or payment upstream.
+NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
+NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429, 503})
+NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
+RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+MAX_REDIRECTS = 5
+BODY_KEYS = ("content", "data", "files", "json")
+HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
+    {"accept", "accept-encoding", "connection", "content-type", "user-agent"}
+)
+STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
+    401: (CredentialInvalid, "Unauthorized"),
+    403: (InsufficientPermission, "Forbidden"),
+    404: (NotFoundUpstream, "Not Found"),
+}
+EXCERPT_CHARS = 200
+_SENSITIVE_NAME = re.compile(r"auth|token|secret|key|pass|sig|session|cookie|code", re.I)
+_SECRET_FIELD = re.compile(
+    r"""((?:access_token|refresh_token|id_token|client_secret|password|api_?key|secret|token)"""
+    r"""["']?\s*[:=]\s*["']?)[^"'&\s,;}]+""",
+    re.I,
+)
+
+
+def redact_url(url: httpx.URL | str) -> str:
+    """The URL without credentials and with every query value replaced by ***, for logs."""
+    url = httpx.URL(url)
+    query = "&".join(f"{name}=***" for name, _ in url.params.multi_items())
+    return str(url.copy_with(userinfo=b"", query=query.encode() or None))
+
+
+class _RedactHttpxUrls(logging.Filter):
+    """httpx logs every request with its full URL, query secrets included; redact it there too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args
+            )
+        return True
+
+
+if not any(isinstance(f, _RedactHttpxUrls) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_RedactHttpxUrls())
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Retry-After in seconds from now (delta-seconds or HTTP-date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP-dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return (when - (now or datetime.now(UTC))).total_seconds()
+
+
+def body_excerpt(response: httpx.Response, secrets: set[str]) -> str:
+    """A short one-line excerpt of the body with our own secrets and token-like fields masked."""
+    text = response.text[: EXCERPT_CHARS * 4]
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    text = _SECRET_FIELD.sub(r"\1***", text)
+    return " ".join(text.split())[:EXCERPT_CHARS]
+
+
+def _secrets_of(request: httpx.Request, headers: httpx.Headers) -> set[str]:
+    """Values an upstream might echo back that must not reach an exception: keys, tokens."""
+    header_items = [*request.headers.items(), *headers.items()]
+    values = [v for k, v in header_items if _SENSITIVE_NAME.search(k)]
+    values += [v for k, v in request.url.params.multi_items() if _SENSITIVE_NAME.search(k)]
+    # "Bearer abc" is often echoed as just "abc"; short pieces would mask ordinary words.
+    return {part for value in values for part in (value, *value.split()) if len(part) >= 6}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+def _may_retry(method: str, *, status: int | None = None, error: Exception | None = None) -> bool:
+    if method in NON_IDEMPOTENT:
+        if status is not None:
+            return status in NON_IDEMPOTENT_RETRY_STATUSES
+        return isinstance(error, NOT_SENT_ERRORS)
+    return status in RETRY_STATUSES if status is not None else isinstance(error, RETRYABLE_ERRORS)
+
+
+class UpstreamHttpClient:
+    """An httpx client with the house rules for calling upstreams; use it as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+        token_refresher: Callable[[], dict[str, str]] | None = None,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 120.0,
+        allow_private: bool | None = None,
+        address_policy: AddressPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if allow_private is None:
+            from django.conf import settings
+
+            allow_private = bool(getattr(settings, "ALLOW_PRIVATE_UPSTREAMS", False))
+        if address_policy is None:
+            address_policy = allow_any_address if allow_private else is_public_address
+        self.token_refresher = token_refresher
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.retry_after_max = retry_after_max
+        self.sleep = sleep
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            follow_redirects=False,  # followed by hand so every hop meets the guard
+            trust_env=False,  # an env proxy would route around the connect-time guard
+            transport=GuardedTransport(address_policy),
+        )
+
+    def __enter__(self) -> UpstreamHttpClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path_or_url, **kwargs)
+
+    def post(self, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path_or_url, **kwargs)
+
+    def put(self, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path_or_url, **kwargs)
+
+    def delete(self, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path_or_url, **kwargs)
+
+    def get_json(self, path_or_url: str, **kwargs: Any) -> Any:
+        response = self.get(path_or_url, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            where = redact_url(response.url)
+            message = f"Upstream sent invalid JSON for GET {where}."
+            raise UpstreamRejected(message, status_code=response.status_code) from exc
+
+    def request(self, method: str, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        """Send with retries and at most one token refresh; 2xx/3xx or raise UpstreamError."""
+        method = method.upper()
+        attempt, refreshed = 1, False
+        while True:
+            try:
+                response = self._send_following_redirects(method, path_or_url, kwargs, attempt)
+            except httpx.TransportError as exc:
+                if attempt < self.max_attempts and _may_retry(method, error=exc):
+                    self.sleep(self._backoff(attempt))
+                    attempt += 1
+                    continue
+                where = redact_url(self._client.build_request(method, path_or_url).url)
+                raise UpstreamUnavailable(
+                    f"{method} {where} failed after {attempt} attempt(s): {type(exc).__name__}."
+                ) from exc
+            status = response.status_code
+            if status == 401 and self.token_refresher is not None and not refreshed:
+                # The refresh does not use up an attempt: it is a different failure from flakiness.
+                refreshed = True
+                self._client.headers.update(self.token_refresher())
+                continue
+            if (
+                status in RETRY_STATUSES
+                and attempt < self.max_attempts
+                and _may_retry(method, status=status)
+            ):
+                self.sleep(self._retry_delay(response, attempt))
+                attempt += 1
+                continue
+            if status >= 400:
+                self._raise_for_status(response)
+            return response
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter (AWS architecture blog): spreads clients that failed together over time.
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _clamped_retry_after(self, response: httpx.Response) -> float | None:
+        # Clamped so that a hostile or broken upstream cannot park a worker for a day.
+        wanted = retry_after_seconds(response.headers.get("Retry-After"))
+        return None if wanted is None else min(max(wanted, 0.0), self.retry_after_max)
+
+    def _retry_delay(self, response: httpx.Response, attempt: int) -> float:
+        wanted = self._clamped_retry_after(response)
+        return self._backoff(attempt) if wanted is None else wanted
+
+    def _send_following_redirects(
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int
+    ) -> httpx.Response:
+        check_scheme(path_or_url)
+        request = self._client.build_request(method, path_or_url, **kwargs)
+        origin = _origin(request.url)
+        hop_kwargs = {k: v for k, v in kwargs.items() if k != "params"}
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_scheme(request.url)
+            response = self._send_logged(request, attempt, _origin(request.url) == origin)
+            if not response.has_redirect_location:
+                return response
+            response.close()
+            if response.status_code in (301, 302, 303) and method not in ("GET", "HEAD"):
+                # RFC 9110 15.4: clients turn these into GET without a body (307/308 keep both).
+                method = "GET"
+                hop_kwargs = {k: v for k, v in hop_kwargs.items() if k not in BODY_KEYS}
+            target = request.url.join(response.headers["Location"])
+            check_scheme(target)
+            request = self._client.build_request(method, target, **hop_kwargs)
+            if _origin(target) != origin:
+                # Another origin gets none of our credentials: any caller header may be a key.
+                for name in {*self._client.headers.keys(), *dict(kwargs.get("headers") or {})}:
+                    if name.lower() not in HEADERS_KEPT_ACROSS_ORIGINS:
+                        request.headers.pop(name, None)
+        raise UpstreamRejected(
+            f"{method} {redact_url(request.url)}: more than {MAX_REDIRECTS} redirects.",
+            status_code=response.status_code,
+        )
+
+    def _send_logged(
+        self, request: httpx.Request, attempt: int, same_origin: bool
+    ) -> httpx.Response:
+        started = time.monotonic()
+        outcome: int | str = "error"
+        try:
+            # auth=None turns the client's httpx.Auth off for hops to another origin.
+            auth = httpx.USE_CLIENT_DEFAULT if same_origin else None
+            response = self._client.send(request, auth=auth)
+            outcome = response.status_code
+            return response
+        except Exception as exc:
+            outcome = type(exc).__name__
+            raise
+        finally:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            where = redact_url(request.url)
+            log_line = "%s %s -> %s in %.0f ms (attempt %d)"
+            logger.info(log_line, request.method, where, outcome, elapsed_ms, attempt)
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        what = f"{response.request.method} {redact_url(response.url)}"
+        if status in STATUS_ERRORS:
+            error, reason = STATUS_ERRORS[status]
+            raise error(f"Upstream returned {status} {reason} for {what}.", status_code=status)
+        if status == 429:
+            retry_after = self._clamped_retry_after(response)
+            raise RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
+        if status >= 500:
+            raise UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+        excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
+        message = f"Upstream rejected {what} with {status}: {excerpt}"
+        raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)
