@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from integrations.models import Integration
+from integrations.models import Integration, KnowledgeEntry, SyncJob
 
 
 @admin.register(Integration)
@@ -12,3 +12,27 @@ class IntegrationAdmin(admin.ModelAdmin):
     search_fields = ("name", "organisation__name")
     exclude = ("config_sealed", "credentials_sealed")
     readonly_fields = ("created_by", "last_sync_at", "created_at", "updated_at")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Operators inspect these; the sync pipeline is the only writer."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SyncJob)
+class SyncJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "integration", "status", "records_synced", "entries_created", "created_at")
+    list_filter = ("status",)
+    search_fields = ("integration__name", "organisation__name")
+
+
+@admin.register(KnowledgeEntry)
+class KnowledgeEntryAdmin(ReadOnlyAdmin):
+    list_display = ("title", "integration", "organisation", "deleted_at", "updated_at")
+    list_filter = ("integration__type",)
+    search_fields = ("title", "external_id")

@@ -1,3 +1,10 @@
-"""Knowledge base routes (filled in by the knowledge API module)."""
+"""Knowledge base routes under /api/v1/knowledge/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from integrations.knowledge_apis import EntryDetailApi, EntryListApi
+
+urlpatterns = [
+    path("entries", EntryListApi.as_view(), name="knowledge-entries"),
+    path("entries/<uuid:entry_id>", EntryDetailApi.as_view(), name="knowledge-entry"),
+]

@@ -41,3 +41,17 @@ def test_admin_shows_integrations_without_their_secrets(org):
         assert response.status_code == 200, url
         assert b"xoxb-admin-must-not-see" not in response.content
         assert integration.config_sealed.encode() not in response.content
+
+
+def test_admin_lists_sync_jobs_and_entries(org):
+    from integrations.models import KnowledgeEntry, SyncJob
+
+    operator = User.objects.create_superuser("ops2@example.com", "ops-pass-123")
+    integration = Integration.objects.create(organisation=org, type="webhook", name="Hook")
+    SyncJob.objects.create(organisation=org, integration=integration, status="completed")
+    KnowledgeEntry.objects.create(organisation=org, integration=integration, external_id="e", title="Visible")
+    client = Client()
+    client.force_login(operator)
+    assert client.get("/admin/integrations/syncjob/").status_code == 200
+    entries_page = client.get("/admin/integrations/knowledgeentry/")
+    assert entries_page.status_code == 200 and b"Visible" in entries_page.content

@@ -1,0 +1,83 @@
+"""Tributary's own read API of the knowledge base: what was imported, searchable, paginated."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.permissions import IsMember
+from integrations.knowledge_selectors import entry_get, entry_list
+
+TAGS = ["knowledge"]
+
+
+class EntryOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    integration_id = serializers.UUIDField()
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+    content = serializers.CharField()
+    html = serializers.CharField(allow_null=True)
+    url = serializers.CharField()
+    author = serializers.CharField()
+    language = serializers.CharField()
+    metadata = serializers.JSONField()
+    source_created_at = serializers.DateTimeField(allow_null=True)
+    source_updated_at = serializers.DateTimeField(allow_null=True)
+    deleted_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class EntryFilterInput(serializers.Serializer):
+    integration = serializers.UUIDField(required=False)
+    q = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+    include_deleted = serializers.BooleanField(required=False, default=False)
+
+
+class EntryPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class EntryListApi(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("integration", str, description="Only entries of this integration (UUID)"),
+            OpenApiParameter("q", str, description="Text search in title and content"),
+            OpenApiParameter("include_deleted", bool, description="Include tombstones"),
+            OpenApiParameter("cursor", str),
+            OpenApiParameter("page_size", int),
+        ],
+        responses={200: EntryOutput(many=True)},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        filters = EntryFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        entries = entry_list(
+            organisation=request.auth.organisation,
+            integration_id=filters.validated_data.get("integration"),
+            query=filters.validated_data["q"].strip(),
+            include_deleted=filters.validated_data["include_deleted"],
+        )
+        paginator = EntryPagination()
+        page = paginator.paginate_queryset(entries, request, view=self)
+        return paginator.get_paginated_response(EntryOutput(page, many=True).data)
+
+
+class EntryDetailApi(APIView):
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: EntryOutput}, tags=TAGS)
+    def get(self, request: Request, entry_id) -> Response:
+        entry = entry_get(organisation=request.auth.organisation, entry_id=entry_id)
+        return Response(EntryOutput(entry).data)

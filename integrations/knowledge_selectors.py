@@ -1,0 +1,37 @@
+"""Reads of the knowledge base, scoped to one organisation."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Q, QuerySet
+
+from hub.errors import ApiError, ErrorCode
+from hub.models import Organisation
+from integrations.models import Integration, KnowledgeEntry
+
+
+def entry_list(
+    *,
+    organisation: Organisation,
+    integration_id: uuid.UUID | None = None,
+    query: str = "",
+    include_deleted: bool = False,
+) -> QuerySet[KnowledgeEntry]:
+    entries = KnowledgeEntry.objects.filter(organisation=organisation)
+    if integration_id is not None:
+        if not Integration.objects.filter(organisation=organisation, id=integration_id).exists():
+            raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
+        entries = entries.filter(integration_id=integration_id)
+    if query:
+        entries = entries.filter(Q(title__icontains=query) | Q(content__icontains=query))
+    if not include_deleted:
+        entries = entries.filter(deleted_at__isnull=True)
+    return entries
+
+
+def entry_get(*, organisation: Organisation, entry_id: uuid.UUID) -> KnowledgeEntry:
+    entry = KnowledgeEntry.objects.filter(organisation=organisation, id=entry_id).first()
+    if entry is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Knowledge entry not found.")
+    return entry
