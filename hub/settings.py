@@ -173,3 +173,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# OAuth popup providers: endpoints and client credentials. An empty client_id means the
+# provider is not configured, and /oauth/start answers 500 OAUTH_CONFIG_ERROR.
+OAUTH_PROVIDERS = {
+    "atlassian": {
+        "authorize_url": env("ATLASSIAN_AUTHORIZE_URL", default="https://auth.atlassian.com/authorize"),
+        "token_url": env("ATLASSIAN_TOKEN_URL", default="https://auth.atlassian.com/oauth/token"),
+        "client_id": env("ATLASSIAN_CLIENT_ID", default=""),
+        "client_secret": env("ATLASSIAN_CLIENT_SECRET", default=""),
+        "scopes": env.list(
+            "ATLASSIAN_SCOPES",
+            default=["read:space:confluence", "read:page:confluence", "write:page:confluence", "offline_access"],
+        ),
+    },
+}
+OAUTH_STATE_TTL_SECONDS = 600

@@ -105,7 +105,7 @@ class NotesServer:
         self.upstream = NotesUpstream()
         handler = type("Handler", (_Handler,), {"upstream": self.upstream})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

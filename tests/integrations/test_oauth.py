@@ -1,0 +1,196 @@
+"""The OAuth popup round trip against a fake provider served over real HTTP on 127.0.0.1."""
+
+import json
+import re
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from connectors import registry
+from connectors.base import Connector, ConnectorInfo
+from connectors.oauth2 import OAuth2AuthorizationCode
+from hub.crypto import seal
+from hub.models import Role
+from integrations.models import Integration, OAuthState
+from tests.fakes.oauth_provider import CLIENT_ID, CLIENT_SECRET, FakeOAuthProvider
+
+pytestmark = pytest.mark.django_db
+START = "/api/v1/integrations/oauth/start"
+CALLBACK = "/api/v1/integrations/oauth/callback"
+
+
+class FakeOAuthConnector(Connector, OAuth2AuthorizationCode):
+    info = ConnectorInfo(
+        type="fakeoauth", display_name="Fake OAuth", description="", icon="", data_description="",
+        auth_type="oauth2", auth_flow="oauth_popup", provider="fakeprovider", config_schema=(),
+        direction="source",
+    )
+
+
+@pytest.fixture
+def provider(settings):
+    with FakeOAuthProvider() as fake:
+        settings.OAUTH_PROVIDERS = {
+            "fakeprovider": {
+                "authorize_url": f"{fake.url}/authorize", "token_url": f"{fake.url}/token",
+                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["read"],
+            }
+        }
+        settings.FRONTEND_ORIGIN = "https://app.example.com"
+        registry.register(FakeOAuthConnector)
+        yield fake
+        registry.unregister("fakeoauth")
+
+
+def start(client, org, **extra):
+    return client.get(START, {"connector": "fakeoauth", "org_id": str(org.id), **extra})
+
+
+def consent(auth_url: str) -> str:
+    """The user's browser at the provider: returns the callback path the provider redirects to."""
+    response = httpx.get(auth_url, follow_redirects=False)
+    assert response.status_code == 302
+    location = httpx.URL(response.headers["Location"])
+    return f"{location.path}?{location.query.decode()}"
+
+
+def posted_message(response) -> dict:
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    match = re.search(r'<script id="oauth-message" type="application/json">(.*?)</script>', html)
+    return json.loads(match.group(1))
+
+
+def test_full_round_trip_creates_a_pending_integration_with_sealed_tokens(admin_client, org, provider, client):
+    response = start(admin_client, org)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["connector"] == "fakeoauth" and "code_challenge=" in body["auth_url"]
+    callback = client.get(consent(body["auth_url"]))
+    message = posted_message(callback)
+    assert message["type"] == "knora:oauth:success" and message["account"] == "ann@fake.example"
+    integration = Integration.objects.get(id=message["integrationId"])
+    assert integration.is_pending and integration.organisation == org
+    assert integration.credentials["access_token"] == provider.state.issued_access_tokens[0]
+    assert provider.state.issued_access_tokens[0] not in integration.credentials_sealed
+    assert provider.state.token_requests[0]["code_verifier"]
+    html = callback.content.decode()
+    assert '"https://app.example.com"' in html and "'*'" not in html and '"*"' not in html
+    assert callback["Cache-Control"] == "no-store"
+
+
+def test_finalising_the_pending_integration_is_not_blocked_by_the_plan(make_org, make_member, client_for,
+                                                                       provider, client):
+    free = make_org("Tiny", plan="free")
+    admin = client_for(make_member(free, Role.ADMIN))
+    message = posted_message(client.get(consent(start(admin, free).json()["auth_url"])))
+    # The pending record fills the free plan's only slot; finalising it must still work.
+    assert start(admin, free).json()["error"]["code"] == "PLAN_UPGRADE_REQUIRED"
+    body = {"type": "fakeoauth", "name": "Mine", "pending_integration_id": message["integrationId"]}
+    response = admin.post("/api/v1/integrations/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert not Integration.objects.get(id=message["integrationId"]).is_pending
+
+
+def test_denial_posts_an_error(admin_client, org, provider, client):
+    provider.state.deny = True
+    message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
+    assert message == {"type": "knora:oauth:error", "connector": "fakeoauth", "error": "Access denied by user."}
+    assert not Integration.objects.exists()
+
+
+def test_expired_state_is_refused(admin_client, org, provider, client):
+    path = consent(start(admin_client, org).json()["auth_url"])
+    OAuthState.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    message = posted_message(client.get(path))
+    assert message["type"] == "knora:oauth:error" and "expired" in message["error"]
+    assert not Integration.objects.exists()
+
+
+def test_replayed_state_is_refused_and_creates_nothing_more(admin_client, org, provider, client):
+    path = consent(start(admin_client, org).json()["auth_url"])
+    assert posted_message(client.get(path))["type"] == "knora:oauth:success"
+    replay = posted_message(client.get(path))
+    assert replay["type"] == "knora:oauth:error" and "already used" in replay["error"]
+    assert Integration.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "garbage",
+        seal(json.dumps({"sid": str(uuid.uuid4()), "nonce": "x"}).encode(), aad="another-purpose"),
+    ],
+)
+def test_forged_state_is_refused(provider, client, forged):
+    message = posted_message(client.get(CALLBACK, {"state": forged, "code": "abc"}))
+    assert message["type"] == "knora:oauth:error"
+
+
+def test_state_with_a_wrong_nonce_is_refused(admin_client, org, provider, client):
+    start(admin_client, org)
+    state = OAuthState.objects.get()
+    forged = seal(json.dumps({"sid": str(state.id), "nonce": "guess"}).encode(), aad="oauth-state")
+    assert posted_message(client.get(CALLBACK, {"state": forged, "code": "x"}))["type"] == "knora:oauth:error"
+
+
+def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client):
+    provider.state.token_fails = True
+    message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
+    assert message["type"] == "knora:oauth:error" and "did not accept" in message["error"]
+
+
+def test_reauthorising_a_pending_integration_updates_it(admin_client, org, provider, client):
+    first = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
+    again = start(admin_client, org, integration_id=first["integrationId"]).json()["auth_url"]
+    second = posted_message(client.get(consent(again)))
+    assert second["integrationId"] == first["integrationId"]
+    assert Integration.objects.count() == 1
+    assert Integration.objects.get().credentials["access_token"] == provider.state.issued_access_tokens[1]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [
+        ({"org_id": "ORG"}, 400, "MISSING_PARAM"),
+        ({"connector": "fakeoauth"}, 400, "MISSING_PARAM"),
+        ({"connector": "fakeoauth", "org_id": "not-a-uuid"}, 400, "INVALID_PARAM"),
+        ({"connector": "nope", "org_id": "ORG"}, 400, "UNKNOWN_CONNECTOR"),
+        ({"connector": "webhook", "org_id": "ORG"}, 400, "OAUTH_NOT_SUPPORTED"),
+        ({"connector": "fakeoauth", "org_id": "ORG", "integration_id": "bad"}, 400, "INVALID_PARAM"),
+        ({"connector": "fakeoauth", "org_id": str(uuid.uuid4())}, 403, "FORBIDDEN"),
+    ],
+)
+def test_start_error_rows(admin_client, org, provider, params, status, code):
+    query = {k: v.replace("ORG", str(org.id)) for k, v in params.items()}
+    response = admin_client.get(START, query)
+    assert response.status_code == status and response.json()["error"]["code"] == code
+
+
+def test_start_without_server_credentials_is_oauth_config_error(admin_client, org, provider, settings):
+    settings.OAUTH_PROVIDERS = {"fakeprovider": {**settings.OAUTH_PROVIDERS["fakeprovider"], "client_id": ""}}
+    response = start(admin_client, org)
+    assert response.status_code == 500 and response.json()["error"]["code"] == "OAUTH_CONFIG_ERROR"
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.MANAGER])
+def test_start_needs_admin(org, make_member, client_for, provider, role):
+    response = start(client_for(make_member(org, role)), org)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "INSUFFICIENT_ROLE"
+
+
+def test_start_needs_a_token_and_a_subscription(make_org, make_member, client_for, provider, client):
+    lapsed = make_org("Lapsed", status="past_due")
+    assert start(client, lapsed).status_code == 401
+    response = start(client_for(make_member(lapsed, Role.ADMIN)), lapsed)
+    assert response.status_code == 402 and response.json()["error"]["code"] == "SUBSCRIPTION_REQUIRED"
+
+
+def test_start_at_the_plan_cap_is_plan_upgrade_required(make_org, make_member, client_for, provider):
+    free = make_org("Tiny", plan="free")
+    Integration.objects.create(organisation=free, type="webhook", name="Only")
+    response = start(client_for(make_member(free, Role.ADMIN)), free)
+    assert response.status_code == 403 and response.json()["error"]["code"] == "PLAN_UPGRADE_REQUIRED"
