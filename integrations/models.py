@@ -107,6 +107,9 @@ class SyncJob(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.integration_id} {self.status} {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class KnowledgeEntry(models.Model):
     """One upstream object in the organisation's knowledge base, upserted by (integration, external_id)."""
@@ -157,6 +160,9 @@ class OAuthState(SealedModelMixin, models.Model):
 
     pkce = SealedJSON("pkce_sealed")
 
+    def __str__(self) -> str:
+        return f"OAuth state for {self.connector_type}"
+
 
 class WebhookDelivery(models.Model):
     """The first answer to a delivery with an idempotency key, replayed for retries of it."""
@@ -171,3 +177,6 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")
         ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.idempotency_key}"

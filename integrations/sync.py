@@ -268,6 +268,7 @@ def sync_jobs_reap_stale(*, older_than: timedelta = STALE_AFTER) -> int:
     stale = SyncJob.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING], updated_at__lt=cutoff)
     reaped = 0
     for job in stale.select_related("integration"):
-        _fail(job, job.integration, JobLog(list(job.log or [])), Counters(), "The sync stopped without finishing (worker lost).")
+        log = JobLog(list(job.log or []))
+        _fail(job, job.integration, log, Counters(), "The sync stopped without finishing (worker lost).")
         reaped += 1
     return reaped

@@ -155,7 +155,8 @@ class NotesConnector(Connector, Probe, Preview, PullSource):
     def preview(self) -> PreviewResult:
         with self._client() as client:
             total = client.get_json("/api/notes", params={"since": 0})["total"]
-        return PreviewResult(summary=f"Found {total} notes", items=[PreviewItem("notes", total)], estimated_entries=total)
+        items = [PreviewItem("notes", total)]
+        return PreviewResult(summary=f"Found {total} notes", items=items, estimated_entries=total)
 
     def pull(self, checkpoint: dict[str, Any]) -> Iterator:
         since = int(checkpoint.get("since", 0))

@@ -10,7 +10,9 @@ from integrations.models import Integration, IntegrationStatus, KnowledgeEntry, 
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
-INTEGRATION_FIELDS = {"id", "org_id", "type", "name", "status", "last_sync_at", "created_by", "created_at", "updated_at"}
+INTEGRATION_FIELDS = {
+    "id", "org_id", "type", "name", "status", "last_sync_at", "created_by", "created_at", "updated_at"
+}
 
 
 def error_code(response) -> str:
