@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from integrations.apis import IntegrationListCreateNoSlashApi
 
 from hub import health
 from hub.api import MeApi, TokenObtainApi, TokenRefreshApi
+from integrations.apis import IntegrationListCreateNoSlashApi
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
-from rest_framework.response import Response
 from rest_framework_simplejwt.tokens import AccessToken
 
 from hub.auth import tokens_for

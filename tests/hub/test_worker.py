@@ -1,6 +1,7 @@
 """A task makes a round trip through a real Celery worker process on the configured broker."""
 
 import pytest
+
 from hub.tasks import worker_ping
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

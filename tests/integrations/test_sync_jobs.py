@@ -58,7 +58,7 @@ def test_sync_imports_every_note_and_reports_counters(celery_worker_process, adm
     assert integration.status == "active" and integration.last_sync_at is not None
     titles = sorted(KnowledgeEntry.objects.filter(integration=integration).values_list("title", flat=True))
     assert titles == [f"Note {n}" for n in range(5)]
-    assert f"Task integrations.run_sync_job[" in celery_worker_process.log()
+    assert "Task integrations.run_sync_job[" in celery_worker_process.log()
 
 
 def test_second_sync_fetches_only_changes_creates_nothing_twice_and_keeps_tombstones(
