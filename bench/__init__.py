@@ -1,0 +1,1 @@
+"""Benchmarks run against a real gunicorn and PostgreSQL; not part of the application."""
