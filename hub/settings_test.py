@@ -1,8 +1,8 @@
 """Test settings: the production settings, with their own broker folder and queue and fast hashing."""
 
-from hub.settings import *  # noqa: F403
 import os
 
+from hub.settings import *  # noqa: F403
 from hub.settings import env
 
 ALLOW_PRIVATE_UPSTREAMS = True
