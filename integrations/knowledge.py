@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from connectors.base import Deletion, Record
@@ -124,4 +125,41 @@ def _entry_row(integration: Integration, record: Record, digest: str, now) -> Kn
         deleted_at=None,
         created_at=now,
         updated_at=now,
+    )
+
+
+def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uuid.UUID:
+    """Upsert one record in a single statement and return its entry's id.
+
+    The webhook hot path: INSERT ... ON CONFLICT DO UPDATE ... RETURNING id (PostgreSQL and
+    SQLite 3.35+). An unchanged, live row is left alone, and then its id is read separately.
+    """
+    row = _entry_row(integration, record, content_hash(record), timezone.now())
+    table = connection.ops.quote_name(KnowledgeEntry._meta.db_table)
+    fields = [f for f in KnowledgeEntry._meta.concrete_fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    updates = ", ".join(
+        f"{quoted} = EXCLUDED.{quoted}"
+        for quoted in (connection.ops.quote_name(KnowledgeEntry._meta.get_field(n).column) for n in UPSERT_FIELDS)
+    )
+    hash_column = connection.ops.quote_name("content_hash")
+    deleted_column = connection.ops.quote_name("deleted_at")
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({connection.ops.quote_name('integration_id')}, {connection.ops.quote_name('external_id')}) "
+        f"DO UPDATE SET {updates} "
+        f"WHERE {table}.{hash_column} <> EXCLUDED.{hash_column} OR {table}.{deleted_column} IS NOT NULL "
+        f"RETURNING {connection.ops.quote_name('id')}"
+    )
+    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchone()
+    if returned is not None:
+        return KnowledgeEntry._meta.pk.to_python(returned[0])
+    return (
+        KnowledgeEntry.objects.filter(integration=integration, external_id=record.external_id)
+        .values_list("id", flat=True)
+        .get()
     )

@@ -10,8 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from connectors.webhook.connector import record_from_payload
-from integrations.knowledge import entries_upsert
-from integrations.models import Integration, KnowledgeEntry, WebhookDelivery
+from integrations.knowledge import entry_upsert_returning_id
+from integrations.models import Integration, WebhookDelivery
 
 WEBHOOK_TYPE = "webhook"
 
@@ -111,14 +111,8 @@ def _entry_store(
     record = record_from_payload(payload, raw_body=raw_body, delivery_key=delivery_key)
     if record is None:
         return WebhookReceipt(accepted=False, entry_id=None)
-    # entries_upsert rather than entry_upsert_one: we are already in a transaction (no
-    # savepoint needed) and need only the id, not the whole row back.
-    entries_upsert(integration=integration, records=[record])
-    entry_id = (
-        KnowledgeEntry.objects.filter(integration=integration, external_id=record.external_id)
-        .values_list("id", flat=True)
-        .get()
-    )
+    # One statement that upserts and returns the id: this is the hot path.
+    entry_id = entry_upsert_returning_id(integration=integration, record=record)
     return WebhookReceipt(accepted=True, entry_id=entry_id)
 
 

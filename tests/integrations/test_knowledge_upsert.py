@@ -72,3 +72,17 @@ def test_same_key_in_two_integrations_is_two_entries(org, integration):
     entries_upsert(integration=integration, records=records(1))
     entries_upsert(integration=other, records=records(1))
     assert KnowledgeEntry.objects.filter(external_id="id-0").count() == 2
+
+
+def test_single_statement_upsert_returns_the_same_id_and_revives_tombstones(integration):
+    from integrations.knowledge import entry_upsert_returning_id
+
+    record = Record("one", "One", "first")
+    created = entry_upsert_returning_id(integration=integration, record=record)
+    assert entry_upsert_returning_id(integration=integration, record=record) == created  # unchanged
+    changed = entry_upsert_returning_id(integration=integration, record=Record("one", "One", "second"))
+    assert changed == created and KnowledgeEntry.objects.get(id=created).content == "second"
+    entries_tombstone(integration=integration, deletions=[Deletion("one")])
+    assert entry_upsert_returning_id(integration=integration, record=Record("one", "One", "second")) == created
+    assert KnowledgeEntry.objects.get(id=created).deleted_at is None
+    assert KnowledgeEntry.objects.count() == 1
