@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -9,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from connectors.base import Deletion, Record
@@ -85,14 +86,6 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
     return result
 
 
-def entry_upsert_one(*, integration: Integration, record: Record) -> tuple[KnowledgeEntry, bool]:
-    """Upsert a single record and return its row and whether it was created."""
-    with transaction.atomic():
-        result = entries_upsert(integration=integration, records=[record])
-        entry = KnowledgeEntry.objects.get(integration=integration, external_id=record.external_id)
-    return entry, result.created == 1
-
-
 def entries_tombstone(*, integration: Integration, deletions: Sequence[Deletion]) -> int:
     """Mark entries deleted upstream; the rows stay, with `deleted_at` set."""
     now = timezone.now()
@@ -135,23 +128,7 @@ def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uu
     SQLite 3.35+). An unchanged, live row is left alone, and then its id is read separately.
     """
     row = _entry_row(integration, record, content_hash(record), timezone.now())
-    table = connection.ops.quote_name(KnowledgeEntry._meta.db_table)
-    fields = [f for f in KnowledgeEntry._meta.concrete_fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    updates = ", ".join(
-        f"{quoted} = EXCLUDED.{quoted}"
-        for quoted in (connection.ops.quote_name(KnowledgeEntry._meta.get_field(n).column) for n in UPSERT_FIELDS)
-    )
-    hash_column = connection.ops.quote_name("content_hash")
-    deleted_column = connection.ops.quote_name("deleted_at")
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
-        f"ON CONFLICT ({connection.ops.quote_name('integration_id')}, {connection.ops.quote_name('external_id')}) "
-        f"DO UPDATE SET {updates} "
-        f"WHERE {table}.{hash_column} <> EXCLUDED.{hash_column} OR {table}.{deleted_column} IS NOT NULL "
-        f"RETURNING {connection.ops.quote_name('id')}"
-    )
+    sql, fields = _upsert_returning_id_sql(connection.vendor)
     params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -163,3 +140,23 @@ def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uu
         .values_list("id", flat=True)
         .get()
     )
+
+
+@functools.cache
+def _upsert_returning_id_sql(vendor: str) -> tuple[str, list]:
+    """The single-record upsert statement, built once per database vendor (hot path)."""
+    quote = connection.ops.quote_name
+    table = quote(KnowledgeEntry._meta.db_table)
+    fields = list(KnowledgeEntry._meta.concrete_fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    updated = (quote(KnowledgeEntry._meta.get_field(name).column) for name in UPSERT_FIELDS)
+    updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated)
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+        f"ON CONFLICT ({quote('integration_id')}, {quote('external_id')}) DO UPDATE SET {updates} "
+        f"WHERE {table}.{quote('content_hash')} <> EXCLUDED.{quote('content_hash')} "
+        f"OR {table}.{quote('deleted_at')} IS NOT NULL "
+        f"RETURNING {quote('id')}"
+    )
+    return sql, fields
