@@ -149,12 +149,14 @@ CELERY_BEAT_SCHEDULE = {
     "reap-stale-sync-jobs": {"task": "integrations.reap_stale_sync_jobs", "schedule": 300.0},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for folder in ("queue", "processed", "results"):
+    for folder in ("queue", "processed", "results", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Exchange bindings; kombu's default is ./control relative to the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
         "polling_interval": 0.2,
     }
