@@ -28,5 +28,8 @@ def test_html_becomes_clean_text(markup, text):
 
 
 def test_namespaced_confluence_macros_keep_their_text_by_local_name():
-    markup = '<ac:structured-macro ac:name="info"><ac:rich-text-body><p>Note this</p></ac:rich-text-body></ac:structured-macro>'
+    markup = (
+        '<ac:structured-macro ac:name="info"><ac:rich-text-body><p>Note this</p>'
+        "</ac:rich-text-body></ac:structured-macro>"
+    )
     assert html_to_text(markup) == "Note this"
