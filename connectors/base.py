@@ -105,6 +105,15 @@ class RecordFailure:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An upstream object fetched but deliberately not imported (a draft, a private item): counted in
+    `records_skipped`; `reason` is aggregated in the job's log."""
+
+    external_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """Where the next pull may resume; persisted by the sync service when yielded."""
 
@@ -125,7 +134,7 @@ class Warning:
     message: str
 
 
-PullItem = Record | Deletion | RecordFailure | Checkpoint | Found | Warning
+PullItem = Record | Deletion | RecordFailure | Skipped | Checkpoint | Found | Warning
 
 
 @dataclass(frozen=True)

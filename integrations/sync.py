@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from connectors.base import (
     Found,
     Record,
     RecordFailure,
+    Skipped,
     Warning,
 )
 from connectors.errors import UpstreamError
@@ -31,7 +33,8 @@ from integrations.services import connector_for
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+# Records per write; COPY and one merge per batch make larger batches cheaper per row.
+BATCH_SIZE = 2000
 LOG_MAX_LINES = 200
 LOG_LINE_MAX_CHARS = 500
 STALE_AFTER = timedelta(minutes=30)
@@ -155,37 +158,71 @@ def _claim(*, job_id: str, org_id: str) -> SyncJob | None:
     return job
 
 
+class _PendingWrites:
+    """Records and deletions waiting to be written in one batch, in an order-safe way: a record and
+    a deletion of the same object never wait together, so the newer of the two always wins."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.deletions: list[Deletion] = []
+        self.record_ids: set[str] = set()
+        self.deletion_ids: set[str] = set()
+
+    def conflicts_with(self, item: Record | Deletion) -> bool:
+        other = self.deletion_ids if isinstance(item, Record) else self.record_ids
+        return item.external_id in other
+
+    def add(self, item: Record | Deletion) -> None:
+        if isinstance(item, Record):
+            self.records.append(item)
+            self.record_ids.add(item.external_id)
+        else:
+            self.deletions.append(item)
+            self.deletion_ids.add(item.external_id)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.deletions)
+
+    def clear(self) -> None:
+        self.records, self.deletions = [], []
+        self.record_ids, self.deletion_ids = set(), set()
+
+
 def _pull(job: SyncJob, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
-    records: list[Record] = []
-    deletions: list[Deletion] = []
+    pending = _PendingWrites()
+    skipped_reasons: Counter[str] = Counter()
     last_flush = time.monotonic()
 
     def flush() -> None:
         nonlocal last_flush
         last_flush = time.monotonic()
-        if records:
-            result = entries_upsert(integration=integration, records=records)
+        if pending.records:
+            result = entries_upsert(integration=integration, records=pending.records)
             counters.created += result.created
             counters.imported += result.created + result.updated + result.unchanged
             # Two records with one external_id in one batch count once; the rest are duplicates.
-            counters.skipped += len(records) - (result.created + result.updated + result.unchanged)
-            records.clear()
-        if deletions:
-            counters.deleted += entries_tombstone(integration=integration, deletions=deletions)
-            deletions.clear()
+            counters.skipped += len(pending.records) - (result.created + result.updated + result.unchanged)
+        if pending.deletions:
+            counters.deleted += entries_tombstone(integration=integration, deletions=pending.deletions)
+        pending.clear()
         _save_progress(job, counters, log)
 
     for item in connector.pull(dict(integration.sync_checkpoint)):
-        if isinstance(item, Record):
-            counters.synced += 1
-            if not (item.content.strip() or item.title.strip()):
-                counters.skipped += 1
-                continue
-            records.append(item)
-            if len(records) >= BATCH_SIZE or time.monotonic() - last_flush >= PROGRESS_INTERVAL:
+        if isinstance(item, Record | Deletion):
+            if isinstance(item, Record):
+                counters.synced += 1
+                if not (item.content.strip() or item.title.strip()):
+                    counters.skipped += 1
+                    continue
+            if pending.conflicts_with(item):
+                flush()  # write the older state first, so this newer one wins
+            pending.add(item)
+            if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush >= PROGRESS_INTERVAL:
                 flush()
-        elif isinstance(item, Deletion):
-            deletions.append(item)
+        elif isinstance(item, Skipped):
+            counters.synced += 1
+            counters.skipped += 1
+            skipped_reasons[item.reason] += 1
         elif isinstance(item, RecordFailure):
             counters.synced += 1
             counters.failed += 1
@@ -199,6 +236,8 @@ def _pull(job: SyncJob, integration: Integration, connector: Connector, log: Job
             counters.found = item.total
         elif isinstance(item, Warning):
             log.add("warning", item.message)
+    for reason, count in skipped_reasons.most_common():
+        log.add("info", f"Skipped {count} record(s): {reason}.")
     flush()
 
 

@@ -1,0 +1,157 @@
+"""HTTP client of Haiilo's AI Connector: the client-credentials token, events and deletes pages."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from connectors.errors import UpstreamError, UpstreamRejected
+from connectors.http import UpstreamHttpClient
+
+TOKEN_PATH = "/api/oauth/token"
+EVENTS_PATH = "/web/content-connector/events/{entity_type}"
+DELETES_PATH = "/web/content-connector/events/{entity_type}/deletes"
+# A token is replaced this long before it expires (at most a tenth of its lifetime), so a request
+# never leaves with a token that dies on the way.
+EXPIRY_MARGIN_SECONDS = 60.0
+DEFAULT_EXPIRES_IN = 3600
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    """One page of `GET …/events/{type}` or `…/deletes`: its events and the cursor after them."""
+
+    content: list[dict[str, Any]]
+    last_event_id: int | None
+
+
+@dataclass
+class CachedToken:
+    access_token: str
+    refresh_at: float  # wall-clock seconds (time.time), so a stored token stays valid across processes
+
+    def usable(self, now: float) -> bool:
+        return bool(self.access_token) and now < self.refresh_at
+
+
+def token_from_credentials(credentials: dict[str, Any], client_id: str) -> CachedToken | None:
+    """The token stored by an earlier run, if it was issued to the same client id."""
+    if credentials.get("client_id") != client_id or not credentials.get("access_token"):
+        return None
+    return CachedToken(str(credentials["access_token"]), float(credentials.get("refresh_at") or 0))
+
+
+class HaiiloClient:
+    """One method per Haiilo endpoint; a token is fetched when needed, cached, and renewed on 401."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        token: CachedToken | None = None,
+        on_new_token: Callable[[CachedToken], None] | None = None,
+        read_timeout: float = 30.0,
+        max_attempts: int = 4,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self._token = token
+        self._on_new_token = on_new_token
+        self._clock = clock
+        options: dict[str, Any] = {"read_timeout": read_timeout, "max_attempts": max_attempts, "sleep": sleep}
+        # The token endpoint has its own client: a 401 there means bad client credentials, and must
+        # not trigger the token refresh of the API client (which would ask the same endpoint again).
+        self._token_http = UpstreamHttpClient(base_url=self.base_url, **options)
+        self._api_http = UpstreamHttpClient(
+            base_url=self.base_url,
+            headers={"Accept": "application/json"},
+            auth=_BearerFromCache(self),
+            token_refresher=self._renew_token,
+            **options,
+        )
+        self.requests_sent = 0
+
+    def __enter__(self) -> HaiiloClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._token_http.close()
+        self._api_http.close()
+
+    def token(self) -> CachedToken:
+        """`POST /api/oauth/token` with Basic client auth and `grant_type=client_credentials`."""
+        response = self._token_http.post(
+            TOKEN_PATH,
+            data={"grant_type": "client_credentials"},
+            headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
+        )
+        self.requests_sent += 1
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UpstreamRejected("Haiilo's token endpoint answered without JSON.", status_code=200) from exc
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise UpstreamError("Haiilo's token endpoint answered without an access token.")
+        expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
+        margin = min(EXPIRY_MARGIN_SECONDS, expires_in / 10)
+        token = CachedToken(str(body["access_token"]), self._clock() + expires_in - margin)
+        self._token = token
+        if self._on_new_token is not None:
+            self._on_new_token(token)
+        return token
+
+    def events_page(self, entity_type: str, *, start_id: int, page_size: int) -> EventsPage:
+        """`GET /web/content-connector/events/{entityType}?startId=&pageSize=`."""
+        return self._page(EVENTS_PATH.format(entity_type=quote(entity_type, safe="")), start_id, page_size)
+
+    def deletes_page(self, entity_type: str, *, start_id: int, page_size: int) -> EventsPage:
+        """`GET /web/content-connector/events/{entityType}/deletes?startId=&pageSize=`."""
+        return self._page(DELETES_PATH.format(entity_type=quote(entity_type, safe="")), start_id, page_size)
+
+    def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
+        params = {"startId": start_id, "pageSize": page_size}
+        body = self._api_http.get_json(path, params=params)
+        self.requests_sent += 1
+        content = body.get("content") if isinstance(body, dict) else None
+        if not isinstance(content, list):
+            raise UpstreamRejected(f"Haiilo answered {path} without a `content` list.", status_code=200)
+        last_event_id = body.get("lastEventId")
+        return EventsPage(content=content, last_event_id=int(last_event_id) if last_event_id is not None else None)
+
+    def current_token(self) -> CachedToken:
+        """The cached token, or a new one when there is none or it is about to expire."""
+        token = self._token
+        if token is None or not token.usable(self._clock()):
+            token = self.token()
+        return token
+
+    def _renew_token(self) -> dict[str, str]:
+        # Called by the HTTP layer on a 401: the cached token was refused, whatever its age. The
+        # request is then repeated once, and _BearerFromCache puts the new token on it.
+        self.token()
+        return {}
+
+
+class _BearerFromCache(httpx.Auth):
+    """Puts the client's current token on every request as it is sent (retries and the repeat
+    after a 401 included), so no request carries a token that was replaced in between."""
+
+    def __init__(self, client: HaiiloClient) -> None:
+        self._client = client
+
+    def auth_flow(self, request: httpx.Request):
+        request.headers["Authorization"] = f"Bearer {self._client.current_token().access_token}"
+        yield request

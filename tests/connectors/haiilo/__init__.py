@@ -1,0 +1,1 @@
+"""Tests of the Haiilo connector against a fake Haiilo over real HTTP."""

@@ -1,0 +1,50 @@
+"""Fixtures for the Haiilo tests: a fake Haiilo on loopback and an integration pointing at it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.fakes.haiilo import FakeHaiilo
+
+BASE = "/api/v1/integrations/"
+
+
+@pytest.fixture
+def haiilo() -> Iterator[FakeHaiilo]:
+    with FakeHaiilo() as server:
+        yield server
+
+
+def create_integration(client, haiilo: FakeHaiilo, **config) -> str:
+    body = {"type": "haiilo", "name": "Intranet", "config": haiilo.config(**config)}
+    response = client.post(BASE, body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def run_sync(client, integration_id: str, timeout: float = 90) -> dict:
+    """Trigger a sync through the API and wait for the worker to finish it; the job with its log."""
+    started = client.post(f"{BASE}{integration_id}/sync")
+    assert started.status_code == 202, started.content
+    job_id = started.json()["sync_job_id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"{BASE}{integration_id}/history/{job_id}").json()
+        if job["status"] in ("completed", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+
+
+def start_ids(paths: list[str], fragment: str) -> list[int]:
+    """The startId of every request whose path ends with `fragment` (e.g. "/events/user")."""
+    found = []
+    for path in paths:
+        parts = urlsplit(path)
+        if parts.path.endswith(fragment):
+            found.append(int(parse_qs(parts.query)["startId"][0]))
+    return found
