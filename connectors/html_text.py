@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lxml import etree, html
+from lxml import etree
 
 # Elements whose text is never content.
 DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "iframe", "object"})
@@ -17,7 +17,8 @@ BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 CELL_TAGS = frozenset({"td", "th"})
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# Runs of spaces that are not already a single " " (matching every lone space would cost a call each).
+_SPACES = re.compile(r"[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*| [ \t\r\f\v\u00a0]+")
 _MARKUP_HINT = re.compile(r"<[A-Za-z!/]|&[#A-Za-z0-9]+;")
 
 
@@ -33,39 +34,28 @@ def html_to_text(markup: str | None) -> str:
     if not _MARKUP_HINT.search(markup):
         return _fold(markup)
     try:
-        root = html.fragment_fromstring(markup, create_parent="div")
+        # etree.HTML, not lxml.html: the same libxml2 parser without lxml.html's Python element
+        # classes, which cost more than the parse itself.
+        root = etree.HTML(markup)
     except (etree.ParserError, ValueError):
         return _fold(markup)
-    pieces: list[str] = []
-    _walk(root, pieces)
-    return _fold("".join(pieces))
-
-
-def _walk(element: etree._Element, pieces: list[str]) -> None:
-    tag = element.tag if isinstance(element.tag, str) else ""
-    tag = tag.rpartition("}")[2].lower()  # namespaced tags (e.g. Confluence's ac:*) by local name
-    if tag in DROPPED_TAGS or not isinstance(element.tag, str):
-        # Comments and processing instructions carry no text, but their tail does.
-        if element.tail:
-            pieces.append(element.tail)
-        return
-    if tag in BLOCK_TAGS:
-        pieces.append("\n")
-    elif tag == "br":
-        pieces.append("\n")
-    if element.text:
-        pieces.append(element.text)
-    for child in element:
-        _walk(child, pieces)
-    if tag in CELL_TAGS:
-        pieces.append(" | ")
-    elif tag in BLOCK_TAGS:
-        pieces.append("\n")
-    if element.tail:
-        pieces.append(element.tail)
+    if root is None:
+        return _fold(markup)
+    etree.strip_elements(root, *DROPPED_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
+    # Line breaks around blocks and " | " after cells go in as text, so lxml's own text serialisation
+    # (C, not a Python walk over every element) keeps the layout.
+    for element in root.iter(*BLOCK_TAGS):
+        element.text = "\n" + (element.text or "")
+        element.tail = "\n" + (element.tail or "")
+    for element in root.iter("br"):
+        element.tail = "\n" + (element.tail or "")
+    for element in root.iter(*CELL_TAGS):
+        element.tail = " | " + (element.tail or "")
+    return _fold(etree.tostring(root, method="text", encoding="unicode"))
 
 
 def _fold(text: str) -> str:
     """Spaces folded within lines; empty lines (block boundaries, source indentation) dropped."""
-    lines = (_SPACES.sub(" ", line).strip(" |") for line in text.split("\n"))
+    # One substitution over the whole text (the pattern never matches a newline), not one per line.
+    lines = (line.strip(" |") for line in _SPACES.sub(" ", text).split("\n"))
     return "\n".join(line for line in lines if line)

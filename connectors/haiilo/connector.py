@@ -91,10 +91,12 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             cleaned = super().validate_config(config)
             errors: dict[str, list[str]] = {}
         except ConfigInvalid as exc:
-            cleaned, errors = {}, dict(exc.field_errors)
+            # Check the other fields too, so one answer names every bad field.
+            errors = dict(exc.field_errors)
+            cleaned = {k: v for k, v in config.items() if k not in errors} if isinstance(config, dict) else {}
         checks = (("base_url", _clean_base_url), ("entity_types", _clean_entity_types), ("page_size", _clean_page_size))
         for key, check in checks:
-            if key in errors or key not in cleaned:
+            if key in errors or cleaned.get(key) in (None, ""):
                 continue
             value, error = check(cleaned[key])
             if error:

@@ -84,6 +84,7 @@ class HaiiloTenant:
     revoke_tokens_after: int | None = None  # API requests until every token is revoked (once)
     token_requests: int = 0
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path?query, status)
+    request_times: list[float] = field(default_factory=list)  # time.monotonic() of each, same order
     cache_pages: bool = False
     _page_cache: dict[tuple, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -305,6 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = tenant.take_fault(entity_type)
         if fault is not None and fault.drop:
             tenant.requests.append(("GET", self.path, 0))
+            tenant.request_times.append(time.monotonic())
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
@@ -340,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_raw(self, status: int, raw: bytes, headers: dict[str, str] | None = None) -> None:
         self.tenant.requests.append((self.command, self.path, status))
+        self.tenant.request_times.append(time.monotonic())
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))

@@ -1,0 +1,290 @@
+"""Bench a full Haiilo sync through a real Celery worker on PostgreSQL against the raw limit.
+
+Run: `.venv/bin/python bench/haiilo_sync.py [--events 100000] [--page-size 1000]`.
+See bench/README.md for what the figures mean. Exits non-zero only when correctness fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_haiilo"
+RATIO_TARGET = 0.5
+RSS_TARGET_MB = 250.0
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000, help="events in the fake tenant (default 100000)")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--changes", type=int, default=100, help="changes before the incremental sync")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2"))
+    parser.add_argument("--baseline-child", help=argparse.SUPPRESS)  # JSON arguments of the raw loop
+    return parser.parse_args()
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the highest resident set size the process has had."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def ensure_database(database_url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_env(args: argparse.Namespace, queue: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "hub.settings",
+        "DATABASE_URL": args.database_url,
+        "CELERY_BROKER_URL": args.broker_url,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "ALLOW_PRIVATE_UPSTREAMS": "true",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+
+
+# --- the raw limit: fetch, parse, map, COPY + merge, nothing else --------------------------------------
+def baseline_child(spec: dict) -> None:
+    """A plain loop over the same pages writing the same rows (run in its own process, like the worker)."""
+    import django
+
+    django.setup()
+    import httpx
+    import psycopg
+
+    from connectors.base import Record
+    from connectors.haiilo.mapping import record_from_event
+    from integrations.knowledge import content_hash
+    from integrations.knowledge_copy import _stage_row, _statements
+
+    create, copy_sql, merge = _statements()
+    started = time.perf_counter()
+    events = rows = 0
+    with httpx.Client(base_url=spec["url"], timeout=60) as http, psycopg.connect(spec["database_url"]) as db:
+        token = http.post("/api/oauth/token", data={"grant_type": "client_credentials"},
+                          auth=(spec["client_id"], spec["client_secret"])).json()["access_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        for entity_type in spec["types"]:
+            for suffix in ("/deletes", ""):
+                start = 0
+                while True:
+                    params = {"startId": start, "pageSize": spec["page_size"]}
+                    page = http.get(f"/web/content-connector/events/{entity_type}{suffix}", params=params).json()
+                    content = page["content"]
+                    events += len(content) if not suffix else 0
+                    by_id = {}
+                    for event in content if not suffix else ():
+                        if event.get("eventType") == "DELETE":
+                            continue
+                        mapped = record_from_event(entity_type, event, spec["url"])
+                        if isinstance(mapped, Record):
+                            by_id[mapped.external_id] = _stage_row(mapped, content_hash(mapped))
+                    if by_id:
+                        with db.transaction(), db.cursor() as cursor:
+                            cursor.execute(create)
+                            with cursor.copy(copy_sql) as copy:
+                                for row in by_id.values():
+                                    copy.write_row(row)
+                            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                            cursor.execute(merge, [spec["org_id"], spec["integration_id"], now, now])
+                            rows += sum(1 for (inserted,) in cursor.fetchall() if inserted)
+                    if len(content) < spec["page_size"]:
+                        break
+                    start = page["lastEventId"]
+    seconds = time.perf_counter() - started
+    print(json.dumps({"events": events, "rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb(os.getpid())}))
+
+
+def baseline_run(args, env, fake, organisation, integration) -> dict:
+    spec = {
+        "url": fake.url, "client_id": fake.tenant.client_id, "client_secret": fake.tenant.client_secret,
+        "page_size": args.page_size, "types": list(integration.config.get("entity_types") or []) or None,
+        "database_url": args.database_url, "org_id": str(organisation.id), "integration_id": str(integration.id),
+    }
+    from connectors.haiilo.mapping import SUPPORTED_TYPES
+
+    spec["types"] = spec["types"] or list(SUPPORTED_TYPES)
+    command = [sys.executable, __file__, "--baseline-child", json.dumps(spec)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the sync through a real worker ----------------------------------------------------------------------
+def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.Popen:
+    command = [sys.executable, "-m", "celery", "-A", "hub", "worker", "--pool=solo", "-l", "warning", "-Q", queue,
+               "-n", f"bench-{os.getpid()}@%h"]
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited early:\n{log_path.read_text()}")
+        if " ready." in log_path.read_text() or "celery@" in log_path.read_text():
+            break
+        time.sleep(0.2)
+    time.sleep(1.0)
+    return process
+
+
+def sync_run(integration) -> dict:
+    from integrations.models import SyncJob
+    from integrations.sync import sync_job_request
+
+    wall_started = time.perf_counter()
+    job, _ = sync_job_request(organisation=integration.organisation, integration=integration, user=None)
+    while True:
+        job = SyncJob.objects.get(id=job.id)
+        if job.status in ("completed", "failed"):
+            break
+        time.sleep(0.05)
+    wall = time.perf_counter() - wall_started
+    if job.status != "completed":
+        raise SystemExit(f"sync failed: {job.error_message}")
+    seconds = (job.completed_at - job.started_at).total_seconds()
+    return {"job": job, "seconds": seconds, "wall": wall}
+
+
+def changes_apply(tenant, count: int) -> None:
+    """`count` changes across types: 60% updates, 20% creates, 20% deletes."""
+    from tests.fakes.haiilo import TYPES
+
+    for n in range(count):
+        entity_type = TYPES[n % len(TYPES)]
+        ids = tenant.generated_ids(entity_type)
+        if n % 5 == 3:
+            tenant.create(entity_type, name={"en": f"New {n}"}, description={"en": f"<p>Created {n}</p>"},
+                          title={"en": f"New {n}"}, textContent={"en": f"<p>Created {n}</p>"})
+        elif n % 5 == 4:
+            tenant.delete(entity_type, ids[n])
+        else:
+            tenant.update(entity_type, ids[n * 3], modifiedDate="2026-11-23T00:00:00Z",
+                          description={"en": f"<p>Changed {n}</p>"}, textContent={"en": f"<p>Changed {n}</p>"})
+
+
+def main() -> int:
+    args = arguments()
+    if args.baseline_child:
+        baseline_child(json.loads(args.baseline_child))
+        return 0
+    queue = f"bench-haiilo-{os.getpid()}"
+    env = django_env(args, queue)
+    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL",
+                                           "CELERY_TASK_DEFAULT_QUEUE", "ALLOW_PRIVATE_UPSTREAMS")})
+    ensure_database(args.database_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    import django
+
+    django.setup()
+    from hub.services import organisation_create
+    from integrations.models import KnowledgeEntry
+    from integrations.services import integration_create
+    from tests.conftest import ensure_plans
+    from tests.fakes.haiilo import FakeHaiilo
+
+    ensure_plans()
+    print(f"Generating a fake Haiilo tenant of {args.events} events ...", flush=True)
+    fake = FakeHaiilo()
+    fake.tenant.generate(args.events)
+    pages = fake.tenant.prerender(args.page_size)  # pages are served from memory: the fake is not measured
+    print(f"  {pages} pages of up to {args.page_size} events rendered in advance", flush=True)
+    with fake, tempfile.TemporaryDirectory() as tmp:
+        organisation = organisation_create(name=f"Bench {time.time():.0f}", plan_code="enterprise",
+                                           subscription_status="active")
+        config = fake.config(page_size=args.page_size)
+        synced, _ = integration_create(organisation=organisation, user=None, type="haiilo", name="sync", config=config)
+        raw_a, _ = integration_create(organisation=organisation, user=None, type="haiilo", name="raw", config=config)
+        raw_b, _ = integration_create(organisation=organisation, user=None, type="haiilo", name="raw2", config=config)
+        worker = worker_start(env, queue, Path(tmp) / "worker.log")
+        try:
+            rss_idle = peak_rss_mb(worker.pid)
+            print("Raw loop (before) ...", flush=True)
+            baseline_before = baseline_run(args, env, fake, organisation, raw_a)
+            print("Sync through the worker ...", flush=True)
+            full = sync_run(synced)
+            rss_full = peak_rss_mb(worker.pid)
+            print("Raw loop (after) ...", flush=True)
+            baseline_after = baseline_run(args, env, fake, organisation, raw_b)
+            correctness = check(synced, raw_a, full, KnowledgeEntry)
+            changes_apply(fake.tenant, args.changes)
+            gets_before, tokens_before = len(fake.api_requests()), fake.tenant.token_requests
+            incremental = sync_run(synced)
+            gets = fake.api_requests()[gets_before:]
+            tokens = fake.tenant.token_requests - tokens_before
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        report(args, full, baseline_before, baseline_after, rss_idle, rss_full, incremental, gets, tokens)
+        return correctness
+
+
+def report(args, full, before, after, rss_idle, rss_full, incremental, gets, tokens) -> None:
+    job = full["job"]
+    sync_rate = job.records_synced / full["seconds"]
+    baseline = max(before, after, key=lambda b: b["events"] / b["seconds"])
+    raw_rate = baseline["events"] / baseline["seconds"]
+    print()
+    print(f"{'':28}{'events':>9}{'created':>9}{'seconds':>9}{'events/s':>10}{'entries/s':>11}{'peak RSS MB':>13}")
+    for name, b in (("raw loop (before)", before), ("raw loop (after)", after)):
+        print(f"{name:28}{b['events']:>9}{b['rows']:>9}{b['seconds']:>9.2f}{b['events'] / b['seconds']:>10.0f}"
+              f"{b['rows'] / b['seconds']:>11.0f}{b['peak_rss_mb']:>13.1f}")
+    print(f"{'sync (worker, job time)':28}{job.records_synced:>9}{job.entries_created:>9}{full['seconds']:>9.2f}"
+          f"{sync_rate:>10.0f}{job.entries_created / full['seconds']:>11.0f}{rss_full:>13.1f}")
+    print(f"{'sync (wall, with dispatch)':28}{'':>9}{'':>9}{full['wall']:>9.2f}"
+          f"{job.records_synced / full['wall']:>10.0f}")
+    print()
+    print(f"sync / raw rate: {sync_rate / raw_rate:.2f} (target >= {RATIO_TARGET}; raw = the faster raw run)")
+    print(f"worker peak RSS: {rss_full:.1f} MB (idle {rss_idle:.1f} MB; target < {RSS_TARGET_MB:.0f} MB)")
+    inc = incremental["job"]
+    per_type: dict[str, int] = {}
+    for path in gets:
+        entity_type = urlsplit(path).path.split("/")[4]
+        per_type[entity_type] = per_type.get(entity_type, 0) + 1
+    print(f"incremental after {args.changes} changes: {len(gets)} event/delete requests + {tokens} token "
+          f"request(s) ({', '.join(f'{t} {n}' for t, n in per_type.items())}); "
+          f"{inc.records_synced} records synced, {inc.progress.get('entries_deleted')} deleted; "
+          f"job {incremental['seconds']:.2f} s, wall {incremental['wall']:.2f} s")
+
+
+def check(synced, raw, full, KnowledgeEntry) -> int:
+    """The sync and the raw loop wrote the same rows (same content hashes for the same ids)."""
+    ours = dict(KnowledgeEntry.objects.filter(integration=synced, deleted_at__isnull=True)
+                .values_list("external_id", "content_hash"))
+    theirs = dict(KnowledgeEntry.objects.filter(integration=raw).values_list("external_id", "content_hash"))
+    job = full["job"]
+    problems = []
+    if job.entries_created != len(theirs):
+        problems.append(f"the sync created {job.entries_created} entries, the raw loop {len(theirs)}")
+    differing = [key for key in theirs if ours.get(key, theirs[key]) != theirs[key]]
+    if differing:
+        problems.append(f"{len(differing)} entries differ from the raw loop's, e.g. {differing[:3]}")
+    for problem in problems:
+        print(f"CORRECTNESS: {problem}")
+    if not problems:
+        print(f"correctness: the sync wrote the same {len(theirs)} entries as the raw loop (same content hashes)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
