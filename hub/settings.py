@@ -27,6 +27,9 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secr
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Haiilo connector: read timeout per request and attempts per request (retries of 429, 5xx, timeouts).
+HAIILO_READ_TIMEOUT_SECONDS = env.float("HAIILO_READ_TIMEOUT_SECONDS", default=30.0)
+HAIILO_MAX_ATTEMPTS = env.int("HAIILO_MAX_ATTEMPTS", default=4)
 # Dotted paths of connector classes to register beside the built-in ones.
 EXTRA_CONNECTORS = env.list("EXTRA_CONNECTORS", default=[])
 

@@ -182,12 +182,15 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         with self._client() as client:
             for entity_type in self.entity_types():
                 cursor = cursors.setdefault(entity_type, {})
+                # Entity id -> event id of its deletion seen in this run: an older CREATE or UPDATE of
+                # it in the events stream is stale and must not bring the entry back, even for a moment.
+                deleted_at_event: dict[str, int] = {}
                 for stream in STREAMS:
                     for page, last_event_id in self._pages(client, entity_type, stream, cursor):
                         if stream == "deletes":
-                            yield from self._deletions(entity_type, page)
+                            yield from self._deletions(entity_type, page, deleted_at_event)
                         else:
-                            yield from self._events(entity_type, page)
+                            yield from self._events(entity_type, page, deleted_at_event)
                         cursor[stream] = last_event_id
                         yield Checkpoint({"cursors": copy.deepcopy(cursors)})
 
@@ -217,20 +220,25 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             if len(page.content) < page_size:
                 return
 
-    def _deletions(self, entity_type: str, page: EventsPage) -> Iterator[PullItem]:
+    def _deletions(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
         for item in page.content:
             entity_id = item.get("entityId") if isinstance(item, dict) else None
             if entity_id:
+                deleted_at_event[str(entity_id)] = int(item.get("eventId") or 0)
                 yield Deletion(external_id_of(entity_type, str(entity_id)))
 
-    def _events(self, entity_type: str, page: EventsPage) -> Iterator[PullItem]:
+    def _events(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
         base_url = self.config["base_url"]
         for event in page.content:
             if not isinstance(event, dict) or not (event.get("entityId") or event.get("id")):
                 yield RecordFailure(f"{entity_type}:?", f"A '{entity_type}' event without an entity id.")
                 continue
+            entity_id = str(event.get("entityId") or event.get("id"))
             if str(event.get("eventType") or "").upper() == "DELETE":
-                yield Deletion(external_id_of(entity_type, str(event.get("entityId") or event.get("id"))))
+                yield Deletion(external_id_of(entity_type, entity_id))
+                continue
+            if int(event.get("eventId") or 0) < deleted_at_event.get(entity_id, -1):
+                yield Skipped(external_id_of(entity_type, entity_id), "superseded by a later deletion")
                 continue
             try:
                 mapped = record_from_event(entity_type, event, base_url)
