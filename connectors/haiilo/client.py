@@ -12,7 +12,8 @@ from urllib.parse import quote
 import httpx
 
 from connectors.errors import UpstreamError, UpstreamRejected
-from connectors.http import UpstreamHttpClient
+from connectors.haiilo.page import EventsPage
+from connectors.http import UpstreamHttpClient, redact_url
 
 TOKEN_PATH = "/api/oauth/token"
 EVENTS_PATH = "/web/content-connector/events/{entity_type}"
@@ -21,14 +22,6 @@ DELETES_PATH = "/web/content-connector/events/{entity_type}/deletes"
 # never leaves with a token that dies on the way.
 EXPIRY_MARGIN_SECONDS = 60.0
 DEFAULT_EXPIRES_IN = 3600
-
-
-@dataclass(frozen=True)
-class EventsPage:
-    """One page of `GET …/events/{type}` or `…/deletes`: its events and the cursor after them."""
-
-    content: list[dict[str, Any]]
-    last_event_id: int | None
 
 
 @dataclass
@@ -122,14 +115,10 @@ class HaiiloClient:
         return self._page(DELETES_PATH.format(entity_type=quote(entity_type, safe="")), start_id, page_size)
 
     def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
-        params = {"startId": start_id, "pageSize": page_size}
-        body = self._api_http.get_json(path, params=params)
+        """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""
+        response = self._api_http.get(path, params={"startId": start_id, "pageSize": page_size})
         self.requests_sent += 1
-        content = body.get("content") if isinstance(body, dict) else None
-        if not isinstance(content, list):
-            raise UpstreamRejected(f"Haiilo answered {path} without a `content` list.", status_code=200)
-        last_event_id = body.get("lastEventId")
-        return EventsPage(content=content, last_event_id=int(last_event_id) if last_event_id is not None else None)
+        return EventsPage(response.text, f"GET {redact_url(response.url)}")
 
     def current_token(self) -> CachedToken:
         """The cached token, or a new one when there is none or it is about to expire."""

@@ -28,8 +28,9 @@ from connectors.base import (
     Skipped,
 )
 from connectors.errors import CredentialInvalid, UpstreamError, UpstreamRejected
-from connectors.haiilo.client import CachedToken, EventsPage, HaiiloClient, token_from_credentials
+from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
+from connectors.haiilo.page import EventsPage
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1000
@@ -165,7 +166,8 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
                     items.append(PreviewItem(f"{entity_type} (unreachable: {status})", None))
                     continue
                 reachable += 1
-                items.append(PreviewItem(entity_type, 0 if not page.content else None))
+                has_events = next(page.events(), None) is not None
+                items.append(PreviewItem(entity_type, None if has_events else 0))
         known = [item.count for item in items]
         estimated = 0 if known and all(count == 0 for count in known) else None
         summary = (
@@ -186,42 +188,42 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
                 # it in the events stream is stale and must not bring the entry back, even for a moment.
                 deleted_at_event: dict[str, int] = {}
                 for stream in STREAMS:
-                    for page, last_event_id in self._pages(client, entity_type, stream, cursor):
+                    for page in self._pages(client, entity_type, stream, cursor):
                         if stream == "deletes":
                             yield from self._deletions(entity_type, page, deleted_at_event)
                         else:
                             yield from self._events(entity_type, page, deleted_at_event)
-                        cursor[stream] = last_event_id
-                        yield Checkpoint({"cursors": copy.deepcopy(cursors)})
+                        if page.count:
+                            cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
+                            yield Checkpoint({"cursors": copy.deepcopy(cursors)})
 
     def _pages(
         self, client: HaiiloClient, entity_type: str, stream: str, cursor: dict[str, int]
-    ) -> Iterator[tuple[EventsPage, int]]:
-        """Pages of one stream, each with its lastEventId, from the cursor until one is shorter than
-        the page size; the caller moves the cursor once it has consumed a page."""
+    ) -> Iterator[EventsPage]:
+        """Pages of one stream from the cursor until one is shorter than the page size; the caller
+        reads each page's events and moves the cursor before asking for the next."""
         fetch = client.deletes_page if stream == "deletes" else client.events_page
         page_size = self.page_size
         while True:
-            start_id = int(cursor.get(stream) or 0)
             try:
-                page = fetch(entity_type, start_id=start_id, page_size=page_size)
+                page = fetch(entity_type, start_id=int(cursor.get(stream) or 0), page_size=page_size)
             except UpstreamError as exc:
                 raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
-            if not page.content:
-                return
-            last_event_id = page.last_event_id
-            if last_event_id is None:
-                last_event_id = max(int(event.get("eventId") or 0) for event in page.content)
-            if last_event_id <= start_id:
-                raise UpstreamRejected(
-                    f"Haiilo {stream} of entity type '{entity_type}': the cursor did not move past {start_id}."
-                )
-            yield page, last_event_id
-            if len(page.content) < page_size:
+            yield page
+            if page.count < page_size:
                 return
 
+    @staticmethod
+    def _cursor_after(entity_type: str, stream: str, page: EventsPage, start_id: int) -> int:
+        last_event_id = page.last_event_id if page.last_event_id is not None else page.max_event_id
+        if last_event_id is None or last_event_id <= start_id:
+            raise UpstreamRejected(
+                f"Haiilo {stream} of entity type '{entity_type}': the cursor did not move past {start_id}."
+            )
+        return last_event_id
+
     def _deletions(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
-        for item in page.content:
+        for item in page.events():
             entity_id = item.get("entityId") if isinstance(item, dict) else None
             if entity_id:
                 deleted_at_event[str(entity_id)] = int(item.get("eventId") or 0)
@@ -229,7 +231,7 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
 
     def _events(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
         base_url = self.config["base_url"]
-        for event in page.content:
+        for event in page.events():
             if not isinstance(event, dict) or not (event.get("entityId") or event.get("id")):
                 yield RecordFailure(f"{entity_type}:?", f"A '{entity_type}' event without an entity id.")
                 continue

@@ -65,7 +65,7 @@ def test_a_401_fetches_a_new_token_once_and_repeats_the_call(haiilo):
         client.events_page("user", start_id=0, page_size=10)
         haiilo.tenant.revoke_tokens_after = 0  # the next API request finds every token revoked
         page = client.events_page("user", start_id=0, page_size=10)
-    assert [e["displayName"] for e in page.content] == ["Ann"]
+    assert [e["displayName"] for e in page.events()] == ["Ann"]
     assert haiilo.tenant.token_requests == 2
     assert [status for _, _, status in haiilo.tenant.requests if status] == [200, 200, 401, 200, 200]
 
@@ -94,6 +94,7 @@ def test_an_answer_without_content_is_rejected_not_taken_for_an_empty_page():
         upstream.script("/web/content-connector/events/user", Scripted(200, body={"amount": 0}))
         token = CachedToken("t-1", refresh_at=float("inf"))
         with HaiiloClient(base_url=upstream.url, client_id="a", client_secret="b", token=token) as client:
+            page = client.events_page("user", start_id=0, page_size=10)
             with pytest.raises(UpstreamRejected, match="content"):
-                client.events_page("user", start_id=0, page_size=10)
+                list(page.events())
         assert upstream.requests_to("/web/content-connector/events/user")[0].headers["authorization"] == "Bearer t-1"

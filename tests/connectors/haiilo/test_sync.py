@@ -187,3 +187,23 @@ def test_slow_responses_within_the_timeout_still_complete(celery_worker_process,
     integration_id = create_integration(admin_client, haiilo, page_size=100)
     job = run_sync(admin_client, integration_id)
     assert job["status"] == "completed" and job["records_synced"] == 100
+
+
+def test_multilingual_content_lands_in_its_default_language_with_the_others_kept(
+    celery_worker_process, admin_client, haiilo
+):
+    tenant = haiilo.tenant
+    german = tenant.create("blog-article", defaultLanguage="de", status="PUBLISHED", visibility="PUBLIC",
+                           title={"en": "Welcome", "de": "Willkommen"},
+                           textContent={"en": "<p>Hello &amp; welcome</p>", "de": "<p>Hallo &amp; willkommen</p>"})
+    fallback = tenant.create("page", defaultLanguage="fr", visibility="PUBLIC", name={"en": "Canteen", "de": "Kantine"},
+                             description={"de": "<p>Speiseplan</p>"})
+    integration_id = create_integration(admin_client, haiilo, entity_types="blog-article,page")
+    assert run_sync(admin_client, integration_id)["status"] == "completed"
+    entries = live_entries(integration_id)
+    article = entries[f"blog-article:{german}"]
+    assert (article.title, article.content, article.language) == ("Willkommen", "Hallo & willkommen", "de")
+    assert article.metadata["translations"] == {"en": {"title": "Welcome", "text": "Hello & welcome"}}
+    page = entries[f"page:{fallback}"]
+    assert (page.title, page.content) == ("Canteen", "Speiseplan")  # no French: English title, the only text
+    assert page.metadata["translations"] == {"de": {"title": "Kantine"}}
