@@ -72,7 +72,6 @@ class HaiiloClient:
             token_refresher=self._renew_token,
             **options,
         )
-        self.requests_sent = 0
 
     def __enter__(self) -> HaiiloClient:
         return self
@@ -91,7 +90,6 @@ class HaiiloClient:
             data={"grant_type": "client_credentials"},
             headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
         )
-        self.requests_sent += 1
         try:
             body = response.json()
         except ValueError as exc:
@@ -117,7 +115,6 @@ class HaiiloClient:
     def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
         """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""
         response = self._api_http.get(path, params={"startId": start_id, "pageSize": page_size})
-        self.requests_sent += 1
         return EventsPage(response.text, f"GET {redact_url(response.url)}")
 
     def current_token(self) -> CachedToken:

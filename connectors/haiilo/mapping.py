@@ -12,7 +12,7 @@ Decisions (documented in README, "Haiilo"):
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -176,15 +176,15 @@ def map_user(event: dict[str, Any]) -> Parts:
 
 def map_app(event: dict[str, Any]) -> Parts:
     parts = _text_and_title(event, "name", "textContent")
-    return Parts(**{**parts.__dict__, "extra": {"app_type": event.get("type")}})
+    return replace(parts, extra={"app_type": event.get("type")})
 
 
 def map_blog_article(event: dict[str, Any]) -> Parts:
     parts = _text_and_title(event, "title", "textContent")
     if not parts.text:
-        parts = Parts(**{**parts.__dict__, "text": localized(event.get("teaserText"), parts.language)[0]})
+        parts = replace(parts, text=localized(event.get("teaserText"), parts.language)[0])
     extra = {"app_id": event.get("appId"), "published_at": event.get("publishDate")}
-    return Parts(**{**parts.__dict__, "author": sender_name(event.get("author")), "extra": extra})
+    return replace(parts, author=sender_name(event.get("author")), extra=extra)
 
 
 def map_page_or_workspace(event: dict[str, Any]) -> Parts:
@@ -194,7 +194,7 @@ def map_page_or_workspace(event: dict[str, Any]) -> Parts:
 def map_file(event: dict[str, Any]) -> Parts:
     parts = _text_and_title(event, "name" if event.get("name") else "title", "description")
     extra = {"content_type": event.get("contentType"), "size": event.get("size")}
-    return Parts(**{**parts.__dict__, "author": sender_name(event.get("author")), "extra": extra})
+    return replace(parts, author=sender_name(event.get("author")), extra=extra)
 
 
 def map_timeline_item(event: dict[str, Any]) -> Parts:
@@ -219,8 +219,8 @@ def map_generic(event: dict[str, Any]) -> Parts:
     text_field = next((f for f in TEXT_FIELDS if event.get(f)), None)
     parts = _text_and_title(event, title_field, text_field)
     if not parts.title and parts.text:
-        parts = Parts(**{**parts.__dict__, "title": parts.text.split("\n", 1)[0][:TITLE_FROM_TEXT_CHARS]})
-    return Parts(**{**parts.__dict__, "author": sender_name(event.get("author") or event.get("sender"))})
+        parts = replace(parts, title=parts.text.split("\n", 1)[0][:TITLE_FROM_TEXT_CHARS])
+    return replace(parts, author=sender_name(event.get("author") or event.get("sender")))
 
 
 TYPE_MAPPINGS: dict[str, Callable[[dict[str, Any]], Parts]] = {
