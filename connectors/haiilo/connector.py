@@ -226,7 +226,7 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         for item in page.events():
             entity_id = item.get("entityId") if isinstance(item, dict) else None
             if entity_id:
-                deleted_at_event[str(entity_id)] = int(item.get("eventId") or 0)
+                deleted_at_event[str(entity_id)] = _event_id(item)
                 yield Deletion(external_id_of(entity_type, str(entity_id)))
 
     def _events(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
@@ -239,7 +239,7 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             if str(event.get("eventType") or "").upper() == "DELETE":
                 yield Deletion(external_id_of(entity_type, entity_id))
                 continue
-            if int(event.get("eventId") or 0) < deleted_at_event.get(entity_id, -1):
+            if _event_id(event) < deleted_at_event.get(entity_id, -1):
                 yield Skipped(external_id_of(entity_type, entity_id), "superseded by a later deletion")
                 continue
             try:
@@ -252,6 +252,14 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             if isinstance(mapped, Skipped):
                 # The newest state is not public: an entry made of an earlier state must go.
                 yield Deletion(mapped.external_id)
+
+
+def _event_id(event: dict[str, Any]) -> int:
+    """An event's id, or 0 when it has none worth comparing."""
+    try:
+        return int(event.get("eventId") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _clean_base_url(value: str) -> tuple[str, str | None]:

@@ -94,3 +94,19 @@ def test_revoked_client_credentials_fail_the_job_at_once(integration, haiilo):
     job, outcome = run_job(integration, final_attempt=False)
     assert job.status == JobStatus.FAILED and outcome.retry_in is None  # a 401 is not worth retrying
     assert "HTTP 401" in job.error_message and "'user'" in job.error_message
+
+
+def test_an_event_without_an_entity_id_is_a_logged_failure_and_the_rest_is_imported(integration, haiilo):
+    from tests.fakes.haiilo import Event
+
+    tenant = haiilo.tenant
+    tenant.create("page", name={"en": "Before"}, visibility="PUBLIC")
+    tenant._append(Event(tenant.next_event_id, "page", "", "CREATE", {"name": {"en": "Nameless"}}))
+    tenant.create("page", name={"en": "After"}, visibility="PUBLIC")
+    job, _ = run_job(integration)
+    assert job.status == JobStatus.COMPLETED
+    assert (job.records_synced, job.records_imported, job.records_skipped) == (3, 2, 0)
+    assert job.progress["records_failed"] == 1
+    assert any(line["level"] == "error" and "without an entity id" in line["message"] for line in job.log)
+    titles = set(KnowledgeEntry.objects.filter(integration=integration).values_list("title", flat=True))
+    assert titles == {"Before", "After"}
