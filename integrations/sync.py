@@ -96,6 +96,18 @@ class Counters:
     failed: int = 0
     deleted: int = 0
 
+    @classmethod
+    def resumed_from(cls, progress: dict[str, Any]) -> Counters:
+        """The counts an earlier attempt of the same job saved in its `progress`."""
+        return cls(
+            synced=progress.get("records_synced") or 0,
+            imported=progress.get("records_imported") or 0,
+            skipped=progress.get("records_skipped") or 0,
+            created=progress.get("entries_created") or 0,
+            failed=progress.get("records_failed") or 0,
+            deleted=progress.get("entries_deleted") or 0,
+        )
+
     def progress(self) -> dict[str, Any]:
         total = self.found
         percent = None if not total else min(100, round(100 * self.synced / total))
@@ -125,7 +137,8 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     if job is None:
         return RunOutcome(status="skipped")
     integration = job.integration
-    log, counters = JobLog(), Counters()
+    # A job put back by _release_for_retry resumes from its checkpoint: its counts and log go on.
+    log, counters = JobLog(list(job.log or [])), Counters.resumed_from(job.progress or {})
     try:
         connector = connector_for(integration)
         if registry.supports(connector, "pull"):
@@ -136,7 +149,7 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
             log.add("info", "This connector receives data as it is posted; there is nothing to pull.")
     except UpstreamError as exc:
         if exc.retryable and not final_attempt:
-            return _release_for_retry(job, integration, log, exc)
+            return _release_for_retry(job, integration, log, counters, exc)
         return _fail(job, integration, log, counters, exc.message)
     except Exception as exc:  # a connector bug must not leave the job running
         logger.exception("Sync job %s crashed", job.id)
@@ -292,11 +305,15 @@ def _fail(job: SyncJob, integration: Integration, log: JobLog, counters: Counter
     return RunOutcome(status=JobStatus.FAILED)
 
 
-def _release_for_retry(job: SyncJob, integration: Integration, log: JobLog, exc: UpstreamError) -> RunOutcome:
-    """Back to pending; the next attempt resumes from the last checkpoint."""
+def _release_for_retry(
+    job: SyncJob, integration: Integration, log: JobLog, counters: Counters, exc: UpstreamError
+) -> RunOutcome:
+    """Back to pending; the next attempt resumes from the last checkpoint with these counts."""
     retry_in = getattr(exc, "retry_after", None) or 30.0
     log.add("warning", f"{exc.message} Retrying in {round(retry_in)} s.")
-    SyncJob.objects.filter(pk=job.pk).update(status=JobStatus.PENDING, log=log.as_json(), updated_at=timezone.now())
+    SyncJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.PENDING, log=log.as_json(), progress=counters.progress(), updated_at=timezone.now()
+    )
     Integration.objects.filter(pk=integration.pk).update(status=IntegrationStatus.ACTIVE, updated_at=timezone.now())
     return RunOutcome(status=JobStatus.PENDING, retry_in=retry_in)
 

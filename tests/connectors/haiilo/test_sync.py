@@ -207,3 +207,21 @@ def test_multilingual_content_lands_in_its_default_language_with_the_others_kept
     page = entries[f"page:{fallback}"]
     assert (page.title, page.content) == ("Canteen", "Speiseplan")  # no French: English title, the only text
     assert page.metadata["translations"] == {"de": {"title": "Kantine"}}
+
+
+def test_a_rate_limit_that_outlasts_the_retries_puts_the_job_back_and_it_resumes_at_its_cursor(
+    celery_worker_process, admin_client, haiilo
+):
+    tenant = haiilo.tenant
+    tenant.generate(400, update_share=0)
+    integration_id = create_integration(admin_client, haiilo, page_size=100)
+    # Four 429s use up the HTTP layer's attempts on the first `file` request; Celery retries the job.
+    tenant.faults.append(Fault(count=4, status=429, headers={"Retry-After": "1"}, entity_type="file"))
+    job = run_sync(admin_client, integration_id)
+    assert job["status"] == "completed", job
+    assert any("'file'" in line["message"] and "Retrying in 1 s" in line["message"] for line in job["log"])
+    # The retry resumed at the stored cursors: the types before `file` were not fetched again.
+    user_cursor = Integration.objects.get(id=integration_id).sync_checkpoint["cursors"]["user"]["events"]
+    assert start_ids(haiilo.api_requests(), "/events/user") == [0, user_cursor]
+    assert job["records_synced"] == 400  # both attempts' counts, each event once
+    assert set(live_entries(integration_id)) == expected_live(tenant)
