@@ -59,12 +59,35 @@ def webhook_url(integration: Integration) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/integrations/webhook/{integration.id}/receive"
 
 
-@transaction.atomic
 def integration_create(
     *, organisation: Organisation, user: User, type: str, name: str, config: dict[str, Any]
 ) -> tuple[Integration, dict[str, Any]]:
     """Create an integration. Returns it and what is shown only once (a webhook's secret and URL)."""
     connector_cls = connector_class_or_error(type)
+    if connector_cls.probe_on_create:
+        # Checked before the live call (same order of errors), and again under the lock below.
+        plan_limit_check(organisation=organisation)
+        credentials_live_check(connector_cls, validated_config(connector_cls, config))
+    return _integration_create_locked(
+        organisation=organisation, user=user, connector_cls=connector_cls, name=name, config=config
+    )
+
+
+def credentials_live_check(connector_cls: type[Connector], config: dict[str, Any]) -> None:
+    """The connector's probe on a config not yet stored: refused credentials are a 400 on the config."""
+    try:
+        result = connector_cls(config=config).probe()  # type: ignore[attr-defined]
+    except UpstreamError as exc:
+        raise ApiError(ErrorCode.UPSTREAM_ERROR, f"Could not check the credentials: {exc.message}") from exc
+    if not result.healthy:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "The credentials were refused.", {"config": [result.message]})
+
+
+@transaction.atomic
+def _integration_create_locked(
+    *, organisation: Organisation, user: User, connector_cls: type[Connector], name: str, config: dict[str, Any]
+) -> tuple[Integration, dict[str, Any]]:
+    type = connector_cls.info.type
     # Lock the organisation row so two concurrent creates cannot both pass the plan limit.
     Organisation.objects.select_for_update().filter(id=organisation.id).first()
     plan_limit_check(organisation=organisation)
