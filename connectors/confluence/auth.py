@@ -38,6 +38,11 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
     extra_authorize_params: ClassVar[dict[str, str]] = {"audience": "api.atlassian.com", "prompt": "consent"}
 
     @classmethod
+    def oauth_configured(cls) -> bool:
+        provider = cls._provider()
+        return bool(provider["client_id"] and provider["client_secret"])
+
+    @classmethod
     def _provider(cls) -> dict[str, Any]:
         auth_url = settings.ATLASSIAN_AUTH_URL.rstrip("/")
         return {

@@ -14,6 +14,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -159,10 +160,10 @@ class FakeAtlassian:
         if not authorised:
             answer = _error(401, "Unauthorized")
         elif fault is not None:
-            status, title = fault.status, "Too Many Requests" if fault.status == 429 else "Service Unavailable"
-            answer = (status, fault.headers, _error(status, title)[2])
+            answer = (fault.status, fault.headers, _error(fault.status, HTTPStatus(fault.status).phrase)[2])
         else:
             answer = self.api.answer(method, path.removeprefix("/wiki/api/v2"), query, body)
+        self.model.answer_statuses.append(answer[0])
         if self.validate:
             self._check(method, path, query, headers, body, answer)
         return answer

@@ -87,6 +87,7 @@ class ConfluenceModel:
         self.tokens = TokenState()
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
+        self.answer_statuses: list[int] = []  # of the v2 calls, in order
         self.lock = threading.RLock()
         self._ids = itertools.count(100001)
         self._clock = itertools.count(1)
