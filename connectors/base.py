@@ -176,11 +176,18 @@ class Connector:
         config: dict[str, Any],
         credentials: dict[str, Any] | None = None,
         save_credentials: Callable[[dict[str, Any]], None] | None = None,
+        load_credentials: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.credentials = credentials or {}
         # Called when the connector obtains new credentials (e.g. a rotated refresh token).
         self._save_credentials = save_credentials
+        # Reads what is stored now: another process may have rotated the tokens since this one started.
+        self._load_credentials = load_credentials
+
+    def stored_credentials(self) -> dict[str, Any]:
+        """The credentials as stored now (or as given, when nothing is stored)."""
+        return self._load_credentials() if self._load_credentials is not None else self.credentials
 
     def credentials_changed(self, credentials: dict[str, Any]) -> None:
         self.credentials = credentials

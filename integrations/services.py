@@ -167,8 +167,15 @@ def connector_for(integration: Integration) -> Connector:
             credentials_sealed=integration.credentials_sealed, updated_at=timezone.now()
         )
 
+    def load_credentials() -> dict[str, Any]:
+        stored = Integration.objects.filter(pk=integration.pk).first()
+        return stored.credentials if stored is not None else integration.credentials
+
     return connector_cls(
-        config=integration.config, credentials=integration.credentials, save_credentials=save_credentials
+        config=integration.config,
+        credentials=integration.credentials,
+        save_credentials=save_credentials,
+        load_credentials=load_credentials,
     )
 
 

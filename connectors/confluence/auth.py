@@ -20,6 +20,11 @@ DEFAULT_SCOPES = [
 ]  # fmt: skip
 
 
+def _expiring(credentials: dict[str, Any]) -> bool:
+    expires_at = credentials.get("expires_at")
+    return bool(expires_at) and expires_at - EXPIRY_MARGIN_SECONDS <= time.time()
+
+
 def api_url() -> str:
     return settings.ATLASSIAN_API_URL.rstrip("/")
 
@@ -71,7 +76,18 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
         return (confluence or sites)[0]
 
     def refresh_credentials(self) -> dict[str, Any]:
-        """A new access token; the rotated refresh token is stored (sealed) before anything uses it."""
+        """A new access token; the rotated refresh token is stored (sealed) before anything uses it.
+
+        Another process (a sync, an action) may have rotated the tokens since this one read them:
+        its refresh token is then dead, and reusing it after Atlassian's leeway would revoke the
+        whole family. So the stored credentials are read first, and adopted if they are newer.
+        """
+        mine = self.credentials  # type: ignore[attr-defined]
+        stored = self.stored_credentials()  # type: ignore[attr-defined]
+        if stored.get("refresh_token") and stored.get("refresh_token") != mine.get("refresh_token"):
+            self.credentials = stored  # type: ignore[attr-defined]
+            if stored.get("access_token") != mine.get("access_token") and not _expiring(stored):
+                return stored
         try:
             return super().refresh_credentials()
         except UpstreamError as exc:
@@ -90,8 +106,7 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
 
     def access_token_fresh(self) -> str:
         """The stored access token, refreshed first when it is about to expire."""
-        expires_at = self.credentials.get("expires_at")  # type: ignore[attr-defined]
-        if expires_at and expires_at - EXPIRY_MARGIN_SECONDS <= time.time():
+        if _expiring(self.credentials):  # type: ignore[attr-defined]
             self.refresh_credentials()
         token = self.credentials.get("access_token")  # type: ignore[attr-defined]
         if not token:

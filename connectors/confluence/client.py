@@ -41,6 +41,7 @@ class ConfluenceClient:
         sleep: Callable[[float], None] | None = None,
         max_attempts: int = 5,
         retry_after_max: float = 60.0,
+        read_timeout: float = 30.0,
     ) -> None:
         self.root = root.rstrip("/")
         options: dict[str, Any] = {"sleep": sleep} if sleep else {}
@@ -52,7 +53,7 @@ class ConfluenceClient:
             max_attempts=max_attempts,
             retry_after_max=retry_after_max,
             connect_timeout=5.0,
-            read_timeout=30.0,
+            read_timeout=read_timeout,
             **options,
         )
         self.requests_made = 0

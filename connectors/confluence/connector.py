@@ -76,6 +76,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
     # Seams for tests and the benchmark: how the client waits between retries and how long at most.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     retry_after_max: float = 60.0
+    read_timeout: float = 30.0
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
         return f"{(site or '').rstrip('/')}/wiki"
 
     def client(self) -> ConfluenceClient:
-        options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max}
+        options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max, "read_timeout": self.read_timeout}
         if self.uses_oauth():
             return ConfluenceClient(
                 root=gateway_root(self.credentials["cloud_id"]),

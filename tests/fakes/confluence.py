@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -77,9 +79,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out and hung up is part of the tests, not an error of the fake.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 def _server(fake: FakeAtlassian, role: str) -> ThreadingHTTPServer:
     handler = type(f"{role.title()}Handler", (_Handler,), {"fake": fake, "role": role})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     return server
 
@@ -156,6 +165,8 @@ class FakeAtlassian:
     def _v2(self, method: str, path: str, query: list, headers: dict[str, str], body: bytes,
             authorised: bool) -> Answer:
         self.model.requests.append((method, path + ("?" + urlencode(query) if query else "")))
+        if self.model.delay:
+            time.sleep(self.model.delay)
         fault = self.model.take_fault(path)
         if not authorised:
             answer = _error(401, "Unauthorized")

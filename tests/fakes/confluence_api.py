@@ -71,6 +71,8 @@ class V2Api:
             kept = [(key, value) for key, value in query if key != "cursor"]
             links["next"] = f"/wiki/api/v2{path}?{urlencode([*kept, ('cursor', _cursor(offset + limit))])}"
             headers["Link"] = f'<{links["next"]}>; rel="next", <{self.site_base()}>; rel="base"'
+        if not self.model.links_in_body:
+            links.pop("next", None)
         return 200, headers, {"results": window, "_links": links}
 
     def spaces(self, *, query: list[tuple[str, str]], body: bytes, path: str) -> Answer:

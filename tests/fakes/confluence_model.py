@@ -88,6 +88,8 @@ class ConfluenceModel:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
         self.answer_statuses: list[int] = []  # of the v2 calls, in order
+        self.links_in_body = True  # False: the next page is only in the Link header
+        self.delay = 0.0  # seconds before each v2 answer, to trip read timeouts
         self.lock = threading.RLock()
         self._ids = itertools.count(100001)
         self._clock = itertools.count(1)

@@ -152,3 +152,21 @@ def test_every_request_and_answer_was_checked_against_the_official_description(a
     assert atlassian.spec.requests_checked == len(v2_requests) > 0
     assert atlassian.spec.responses_checked == len(v2_requests)
     assert atlassian.spec.violations == []
+
+
+def test_the_cursor_is_followed_from_the_link_header_when_the_body_has_no_next(atlassian, basic_config):
+    seed_spaces(atlassian, {"BIG": LIST_LIMIT + 3})
+    atlassian.model.links_in_body = False
+    assert len(pull_all(basic_connector(basic_config)).records) == LIST_LIMIT + 3
+
+
+def test_a_hanging_upstream_times_out_and_fails_naming_the_space(atlassian, basic_config):
+    seed_spaces(atlassian, {"ENG": LIST_LIMIT + 1})
+    connector = basic_connector(basic_config)
+    connector.read_timeout = 0.2
+    pulled = connector.pull({})
+    next(pulled)  # the first list page answered in time; the second will hang
+    atlassian.model.delay = 0.5
+    with pytest.raises(UpstreamUnavailable) as caught:
+        list(pulled)
+    assert "Confluence space ENG" in caught.value.message and "ReadTimeout" in caught.value.message

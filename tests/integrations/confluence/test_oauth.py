@@ -139,3 +139,13 @@ def test_a_revoked_refresh_token_fails_with_a_reconnect_message(connected, atlas
     with pytest.raises(CredentialExpired) as caught:
         pull_all(connector_for(connected))
     assert "connect the account again" in caught.value.message
+
+
+def test_a_process_holding_rotated_away_tokens_adopts_the_stored_ones_instead_of_reusing(connected, atlassian):
+    seed_spaces(atlassian, {"ENG": 1})
+    stale = connector_for(Integration.objects.get(id=connected.id))  # e.g. a long sync, started first
+    atlassian.model.expire_access_tokens()
+    pull_all(connector_for(Integration.objects.get(id=connected.id)))  # e.g. an action: rotates the tokens
+    assert atlassian.model.tokens.refreshes == 1
+    assert len(pull_all(stale).records) == 1  # its 401 leads to the stored tokens, not to a reuse
+    assert atlassian.model.tokens.reuse_detected == 0 and atlassian.model.tokens.refreshes == 1
