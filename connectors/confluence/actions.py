@@ -19,7 +19,8 @@ PAGE_STATUSES = _options(("current", "Current published pages"), ("archived", "A
                          ("trashed", "Trashed pages"), ("draft", "Draft pages"))  # fmt: skip
 WRITE_FORMATS = _options(("storage", "Storage Format (default)"), ("wiki", "Wiki Markup"))
 WRITE_STATUSES = _options(("current", "Published page (default)"), ("draft", "Draft page"))
-PAGE_EXPAND = _options(("body.storage", "Page content"), ("version", "Version info"), ("space", "Space"))
+PAGE_EXPAND = _options(("body.storage", "Page content"), ("version", "Version info"), ("ancestors", "Parent pages"),
+                       ("children", "Child pages"), ("descendants", "All pages below"), ("space", "Space"))  # fmt: skip
 SPACE_EXPAND = _options(("description", "Space description"), ("metadata", "Space metadata"),
                         ("icon", "Space icon"), ("homepage", "Homepage"), ("All", "All of them"))  # fmt: skip
 CONTENT = ActionField("body.storage.value", "Page Content", "The content in storage format (HTML-like XHTML) "
@@ -136,6 +137,18 @@ class ConfluenceActions(Actions):
             out["space"] = {"id": str(space.get("id")), "key": space.get("key"), "name": space.get("name")}
         return out
 
+    def _with_tree(self, client: ConfluenceClient, out: dict[str, Any], expand: set[str]) -> dict[str, Any]:
+        """Ancestors, children and descendants, as `expand` asks (v2 has no expansions: one call each)."""
+        if "ancestors" in expand:
+            out["ancestors"] = [{"id": a.get("id"), "type": a.get("type")} for a in client.page_ancestors(out["id"])]
+        if "children" in expand:
+            out["children"] = [{key: c.get(key) for key in ("id", "title", "type", "status")}
+                               for c in client.page_direct_children(out["id"])]  # fmt: skip
+        if "descendants" in expand:
+            out["descendants"] = [{key: d.get(key) for key in ("id", "title", "type", "parentId", "depth")}
+                                  for d in client.page_descendants(out["id"])]  # fmt: skip
+        return out
+
     def _base(self, answer: dict[str, Any]) -> str:
         return (answer.get("_links") or {}).get("base") or self.site_base()
 
@@ -167,7 +180,8 @@ class ConfluenceActions(Actions):
         if "space" in expand and page.get("spaceId"):
             space = (client.spaces_page([("ids", page["spaceId"]), ("limit", 1)])[1].get("results") or [None])[0]
         # Version, space id and dates are always answered (the seed lists them), body and space on request.
-        return self._page_out(page, self._base(page), space=space, expand=expand | {"version"})
+        out = self._page_out(page, self._base(page), space=space, expand=expand | {"version"})
+        return self._with_tree(client, out, expand)
 
     def _action_get_pages(self, client: ConfluenceClient, data: dict[str, Any]) -> dict[str, Any]:
         space = self._space_by_key(client, data["spaceKey"])
@@ -183,7 +197,10 @@ class ConfluenceActions(Actions):
             if len(pages) >= wanted:
                 break
         window = self._window(pages, data["start"], data["limit"])
-        results = [self._page_out(page, self._base(body), space=space, expand=expand) for page, body in window]
+        results = [
+            self._with_tree(client, self._page_out(page, self._base(body), space=space, expand=expand), expand)
+            for page, body in window
+        ]
         return {"results": results, "start": data["start"], "limit": data["limit"], "size": len(results)}
 
     def _action_get_spaces(self, client: ConfluenceClient, data: dict[str, Any]) -> dict[str, Any]:

@@ -139,3 +139,16 @@ class ConfluenceClient:
         """DELETE /pages/{id} (to the trash); 204 on success."""
         self.requests_made += 1
         return self.http.delete(f"{API}/pages/{page_id}").status_code
+
+    def page_ancestors(self, page_id: str) -> list[dict[str, Any]]:
+        """GET /pages/{id}/ancestors: the top-level ancestor first."""
+        return [item for item, _ in self._paged(f"{API}/pages/{page_id}/ancestors", [("limit", LIST_LIMIT)])]
+
+    def page_direct_children(self, page_id: str) -> list[dict[str, Any]]:
+        """GET /pages/{id}/direct-children (the v2 successor of the deprecated /children)."""
+        return [item for item, _ in self._paged(f"{API}/pages/{page_id}/direct-children", [("limit", LIST_LIMIT)])]
+
+    def page_descendants(self, page_id: str, *, depth: int = 10) -> list[dict[str, Any]]:
+        """GET /pages/{id}/descendants, down to `depth` levels (v2 allows at most 10)."""
+        params = [("limit", LIST_LIMIT), ("depth", depth)]
+        return [item for item, _ in self._paged(f"{API}/pages/{page_id}/descendants", params)]

@@ -48,6 +48,9 @@ class V2Api:
             ("GET", r"/pages/(\d+)", self.page_get),
             ("PUT", r"/pages/(\d+)", self.page_update),
             ("DELETE", r"/pages/(\d+)", self.page_delete),
+            ("GET", r"/pages/(\d+)/ancestors", self.ancestors),
+            ("GET", r"/pages/(\d+)/direct-children", self.direct_children),
+            ("GET", r"/pages/(\d+)/descendants", self.descendants),
         ]
         for route_method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
@@ -183,3 +186,40 @@ class V2Api:
             return _error(404, "Not Found")
         self.model.trash_page(page_id)
         return 204, {}, None
+
+    # --- the page tree --------------------------------------------------------------------------
+
+    def _children_of(self, page_id: str) -> list[Page]:
+        children = (p for p in self.model.pages.values() if p.parent_id == page_id and p.status == "current")
+        return sorted(children, key=lambda p: int(p.id))
+
+    def ancestors(self, page_id: str, *, query: list[tuple[str, str]], body: bytes, path: str) -> Answer:
+        page = self.model.pages.get(page_id)
+        if page is None:
+            return _error(404, "Not Found")
+        chain: list[dict[str, Any]] = []
+        while page.parent_id and page.parent_id in self.model.pages:
+            page = self.model.pages[page.parent_id]
+            chain.insert(0, {"id": page.id, "type": "page"})  # the top-level ancestor first
+        return 200, {}, {"results": chain[: int(dict(query).get("limit") or 25)], "_links": {}}
+
+    def direct_children(self, page_id: str, *, query: list[tuple[str, str]], body: bytes, path: str) -> Answer:
+        if page_id not in self.model.pages:
+            return _error(404, "Not Found")
+        items = [{"id": p.id, "status": p.status, "title": p.current.title, "type": "page", "spaceId": p.space_id,
+                  "childPosition": n} for n, p in enumerate(self._children_of(page_id))]  # fmt: skip
+        return self._paged(items, query, path)
+
+    def descendants(self, page_id: str, *, query: list[tuple[str, str]], body: bytes, path: str) -> Answer:
+        if page_id not in self.model.pages:
+            return _error(404, "Not Found")
+        max_depth = int(dict(query).get("depth") or 2)
+        items: list[dict[str, Any]] = []
+        level, depth = [page_id], 1
+        while level and depth <= max_depth:
+            children = [child for parent in level for child in self._children_of(parent)]
+            items += [{"id": c.id, "status": c.status, "title": c.current.title, "type": "page",
+                       "parentId": c.parent_id, "depth": depth, "childPosition": n}
+                      for n, c in enumerate(children)]  # fmt: skip
+            level, depth = [c.id for c in children], depth + 1
+        return self._paged(items, query, path)

@@ -195,7 +195,7 @@ def test_get_page_that_does_not_exist_is_a_404_with_the_upstream_status(admin_cl
         ({}, "pageId"),
         ({"pageId": "12a"}, "pageId"),
         ({"pageId": "1", "version": "latest"}, "version"),
-        ({"pageId": "1", "expand": "body.storage,children"}, "expand"),
+        ({"pageId": "1", "expand": "body.storage,owners"}, "expand"),
         ({"pageId": "1", "status": "gone"}, "status"),
     ],
 )
@@ -231,6 +231,20 @@ def test_get_pages_lists_a_space_with_limit_start_title_status_and_content(admin
 )  # fmt: skip
 def test_get_pages_with_bad_input_is_a_400(admin_client, wiki, payload, field):
     assert field in error(run(admin_client, wiki, "get_pages", payload), 400, "VALIDATION_ERROR")["details"]
+
+
+def test_get_pages_and_get_page_expand_the_page_tree(admin_client, atlassian, wiki):
+    root = page_titled(atlassian, "Page PROJ-0")
+    child = atlassian.model.add_page("PROJ", "Child", parent_id=root.id)
+    grandchild = atlassian.model.add_page("PROJ", "Grandchild", parent_id=child.id)
+    tree = result(run(admin_client, wiki, "get_pages", {"spaceKey": "PROJ", "title": "Child",
+                                                        "expand": "ancestors,children,descendants"}))  # fmt: skip
+    page = tree["results"][0]
+    assert page["ancestors"] == [{"id": root.id, "type": "page"}]
+    assert page["children"] == [{"id": grandchild.id, "title": "Grandchild", "type": "page", "status": "current"}]
+    top = result(run(admin_client, wiki, "get_page", {"pageId": root.id, "expand": "descendants"}))
+    assert [(d["id"], d["depth"]) for d in top["descendants"]] == [(child.id, 1), (grandchild.id, 2)]
+    assert top["descendants"][1]["parentId"] == child.id
 
 
 # --- get_spaces -----------------------------------------------------------------------------------
