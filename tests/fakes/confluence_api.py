@@ -111,10 +111,8 @@ class V2Api:
     def pages(self, *, query: list[tuple[str, str]], body: bytes, path: str) -> Answer:
         ids = {value for key, value in query if key == "id"}
         space_ids = {value for key, value in query if key == "space-id"}
-        pages = [
-            p for p in sorted(self.model.pages.values(), key=lambda p: int(p.id))
-            if (not ids or p.id in ids) and (not space_ids or p.space_id in space_ids)
-        ]  # fmt: skip
+        candidates = [self.model.pages[i] for i in ids if i in self.model.pages] if ids else self.model.pages.values()
+        pages = sorted((p for p in candidates if not space_ids or p.space_id in space_ids), key=lambda p: int(p.id))
         return self._listed(pages, query, path)
 
     # --- one page -------------------------------------------------------------------------------
