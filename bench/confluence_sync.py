@@ -29,6 +29,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--spaces", type=int, default=20)
     parser.add_argument("--pages", type=int, default=10_000, help="in all, spread evenly over the spaces")
     parser.add_argument("--edits", type=int, default=50, help="pages edited before the incremental sync")
+    parser.add_argument("--rounds", type=int, default=3, help="each phase runs once a round; medians are shown")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--bench-db", default="bench_confluence")
     return parser.parse_args()
@@ -238,7 +239,8 @@ def main() -> int:
         child.join(10)
 
 
-def run_phases(args: argparse.Namespace, fake, site: dict[str, str]) -> int:
+def run_round(args: argparse.Namespace, fake, site: dict[str, str]) -> tuple[list[Phase], list[str]]:
+    """The five phases once, on a fresh integration; and what went wrong, if anything."""
     from integrations.models import KnowledgeEntry
 
     integration = integration_for(site)
@@ -248,15 +250,7 @@ def run_phases(args: argparse.Namespace, fake, site: dict[str, str]) -> int:
     raw_list = measured("raw list, ids+versions", fake, lambda: raw_fetch_and_parse(site, bodies=False))
     fake.send(("edit", args.edits))
     edited = fake.recv()
-    incremental_progress: dict = {}
-
-    def incremental() -> int:
-        synced, progress = sync_once(integration)
-        incremental_progress.update(progress)
-        return synced
-
-    incr = measured("sync, incremental", fake, incremental)
-    print_table([raw_full, pulled, full, raw_list, incr], args)
+    incr = measured("sync, incremental", fake, lambda: sync_once(integration)[0])
     entries = KnowledgeEntry.objects.filter(integration=integration)
     problems = []
     if entries.count() != args.pages or full.pages != args.pages:
@@ -266,13 +260,30 @@ def run_phases(args: argparse.Namespace, fake, site: dict[str, str]) -> int:
     changed = entries.filter(external_id__in=edited, content__startswith="Edited ").count()
     if changed != args.edits:
         problems.append(f"{changed} of the {args.edits} edited pages show the edit")
+    return [raw_full, pulled, full, raw_list, incr], problems
+
+
+def median_phase(runs: list[Phase]) -> Phase:
+    """The run with the median time; memory is the largest seen in any round."""
+    chosen = sorted(runs, key=lambda phase: phase.seconds)[len(runs) // 2]
+    return Phase(chosen.name, chosen.pages, chosen.seconds, chosen.requests, max(r.rss_growth_mb for r in runs))
+
+
+def run_phases(args: argparse.Namespace, fake, site: dict[str, str]) -> int:
+    rounds, problems = [], []
+    for _ in range(args.rounds):
+        phases, found = run_round(args, fake, site)
+        rounds.append(phases)
+        problems += found
+    print_table([median_phase([r[i] for r in rounds]) for i in range(len(rounds[0]))], args)
     for problem in problems:
         print("FAIL:", problem)
     return 1 if problems else 0
 
 
 def print_table(phases: list[Phase], args: argparse.Namespace) -> None:
-    print(f"\n{args.pages} pages in {args.spaces} spaces, {args.edits} edits before the incremental sync\n")
+    print(f"\n{args.pages} pages in {args.spaces} spaces, {args.edits} edits before the incremental sync; "
+          f"median of {args.rounds} rounds\n")  # fmt: skip
     print(f"{'phase':<26}{'pages':>8}{'seconds':>9}{'pages/s':>10}{'requests':>10}{'peak RSS +MB':>14}")
     for phase in phases:
         print(f"{phase.name:<26}{phase.pages:>8}{phase.seconds:>9.2f}{phase.rate:>10.0f}{phase.requests:>10}"

@@ -106,10 +106,14 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
     def uses_oauth(self) -> bool:
         return bool(self.credentials.get("access_token") or self.credentials.get("refresh_token"))
 
+    def site(self) -> str:
+        """The Confluence site: from the config (Basic) or from accessible-resources (OAuth)."""
+        site = self.credentials.get("site_url") if self.uses_oauth() else self.config.get("site_url")
+        return (site or "").rstrip("/")
+
     def site_base(self) -> str:
         """The browser base of pages (`https://x.atlassian.net/wiki`), for links when an answer has none."""
-        site = self.credentials.get("site_url") if self.uses_oauth() else self.config.get("site_url")
-        return f"{(site or '').rstrip('/')}/wiki"
+        return f"{self.site()}/wiki"
 
     def client(self) -> ConfluenceClient:
         options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max, "read_timeout": self.read_timeout}
@@ -146,7 +150,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
             return ProbeResult(healthy=False, message=f"Confluence refused access: {exc.message}")
         if missing := [key for key in space_keys(self.config) if key not in found]:
             return ProbeResult(healthy=False, message=f"Space(s) not found or not readable: {', '.join(missing)}.")
-        return ProbeResult(healthy=True, message=f"Confluence credentials verified for {self.site_base()[:-5]}.")
+        return ProbeResult(healthy=True, message=f"Confluence credentials verified for {self.site()}.")
 
     def preview(self) -> PreviewResult:
         """Spaces and their page counts (ids only, no bodies); nothing is written."""
