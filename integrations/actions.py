@@ -31,9 +31,7 @@ def _actions_class(integration: Integration) -> type[Connector]:
 
 def action_list(*, integration: Integration) -> list[dict[str, Any]]:
     specs: tuple[ActionSpec, ...] = _actions_class(integration).actions  # type: ignore[attr-defined]
-    return [
-        {**dataclasses.asdict(spec), "required_role": ROLE_FOR_KIND[spec.kind].value} for spec in specs
-    ]
+    return [{**dataclasses.asdict(spec), "required_role": ROLE_FOR_KIND[spec.kind].value} for spec in specs]
 
 
 def action_spec_get(*, integration: Integration, name: str) -> ActionSpec:

@@ -118,8 +118,9 @@ class ConfluenceActions(Actions):
             raise ActionInputInvalid({"spaceKey": [f"No space {key!r} that these credentials can read."]})
         return results[0]
 
-    def _page_out(self, page: dict[str, Any], base: str, *, space: dict[str, Any] | None = None,
-                  expand: set[str] | None = None) -> dict[str, Any]:
+    def _page_out(
+        self, page: dict[str, Any], base: str, *, space: dict[str, Any] | None = None, expand: set[str] | None = None
+    ) -> dict[str, Any]:
         """The seed's response fields of a page; body, version and space as `expand` asks."""
         expand = {"body.storage", "version", "space"} if expand is None else expand
         version = page.get("version") or {}

@@ -102,8 +102,13 @@ class ConfluenceClient:
             yield space
 
     def space_pages(
-        self, space_id: str, *, body_format: str | None = None, limit: int = LIST_LIMIT,
-        status: str = "current", title: str | None = None,
+        self,
+        space_id: str,
+        *,
+        body_format: str | None = None,
+        limit: int = LIST_LIMIT,
+        status: str = "current",
+        title: str | None = None,
     ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """GET /spaces/{id}/pages: (page, list body) pairs; without a body format only ids and versions."""
         params: list[tuple[str, Any]] = [("limit", limit), ("status", status)]

@@ -29,8 +29,9 @@ def _in_space(exc: UpstreamError, space: dict[str, Any]) -> UpstreamError:
 class PageSync:
     """One pull over the selected spaces; `state` is the checkpoint it started from."""
 
-    def __init__(self, client: ConfluenceClient, *, space_keys: list[str], site_base: str,
-                 state: dict[str, Any]) -> None:
+    def __init__(
+        self, client: ConfluenceClient, *, space_keys: list[str], site_base: str, state: dict[str, Any]
+    ) -> None:
         self.client = client
         self.space_keys = space_keys
         self.site_base = site_base

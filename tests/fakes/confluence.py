@@ -157,15 +157,27 @@ class FakeAtlassian:
         if path == "/oauth/token/accessible-resources":
             if not self.model.bearer_ok(token):
                 return 401, {}, {"code": 401, "message": "Unauthorized"}
-            return 200, {}, [{"id": self.model.cloud_id, "url": self.site_url, "name": "fake-site",
-                              "scopes": ["read:page:confluence", "write:page:confluence"], "avatarUrl": ""}]
+            return (
+                200,
+                {},
+                [
+                    {
+                        "id": self.model.cloud_id,
+                        "url": self.site_url,
+                        "name": "fake-site",
+                        "scopes": ["read:page:confluence", "write:page:confluence"],
+                        "avatarUrl": "",
+                    }
+                ],
+            )
         prefix = f"/ex/confluence/{self.model.cloud_id}"
         if not path.startswith(prefix + "/wiki/api/v2/"):
             return _error(404, "Not Found")
         return self._v2(method, path.removeprefix(prefix), query, headers, body, self.model.bearer_ok(token))
 
-    def _v2(self, method: str, path: str, query: list, headers: dict[str, str], body: bytes,
-            authorised: bool) -> Answer:
+    def _v2(
+        self, method: str, path: str, query: list, headers: dict[str, str], body: bytes, authorised: bool
+    ) -> Answer:
         self.model.requests.append((method, path + ("?" + urlencode(query) if query else "")))
         if self.model.delay:
             time.sleep(self.model.delay)
@@ -181,11 +193,11 @@ class FakeAtlassian:
             self._check(method, path, query, headers, body, answer)
         return answer
 
-    def _check(self, method: str, path: str, query: list, headers: dict[str, str], body: bytes,
-               answer: Answer) -> None:
+    def _check(self, method: str, path: str, query: list, headers: dict[str, str], body: bytes, answer: Answer) -> None:
         content_type = headers.get("Content-Type", "application/json" if body else "")
-        request = SpecRequest(path=path, method=method.lower(), query=query, headers=headers,
-                              body=body or None, content_type=content_type)
+        request = SpecRequest(
+            path=path, method=method.lower(), query=query, headers=headers, body=body or None, content_type=content_type
+        )
         status, answer_headers, payload = answer
         data = b"" if payload is None else json.dumps(payload).encode()
         self.spec.check(request, SpecResponse(status_code=status, data=data, headers=answer_headers))
@@ -202,9 +214,10 @@ class FakeAtlassian:
     def _authorize(self, params: dict[str, str]) -> Answer:
         self.auth_log.authorize_queries.append(params)
         wanted = {"audience": "api.atlassian.com", "client_id": CLIENT_ID, "response_type": "code", "prompt": "consent"}
-        if any(params.get(key) != value for key, value in wanted.items()) or "offline_access" not in params.get(
-            "scope", ""
-        ).split():
+        if (
+            any(params.get(key) != value for key, value in wanted.items())
+            or "offline_access" not in params.get("scope", "").split()
+        ):
             return 400, {}, {"error": "invalid_request"}
         if self.auth_log.deny:
             target = {"error": "access_denied", "state": params["state"]}

@@ -111,24 +111,45 @@ class ConfluenceModel:
     def space_by_key(self, key: str) -> Space | None:
         return next((space for space in self.spaces.values() if space.key == key), None)
 
-    def add_page(self, space_key: str, title: str, body: str = "<p>Hello</p>", *, status: str = "current",
-                 parent_id: str | None = None, author_id: str = "557058:ann") -> Page:
+    def add_page(
+        self,
+        space_key: str,
+        title: str,
+        body: str = "<p>Hello</p>",
+        *,
+        status: str = "current",
+        parent_id: str | None = None,
+        author_id: str = "557058:ann",
+    ) -> Page:
         with self.lock:
             space = self.space_by_key(space_key)
             assert space is not None, f"no space {space_key}"
             now = self._now()
-            page = Page(id=self._next_id(), space_id=space.id, status=status, parent_id=parent_id,
-                        author_id=author_id, created_at=now, versions=[PageVersion(1, title, body, now)])
+            page = Page(
+                id=self._next_id(),
+                space_id=space.id,
+                status=status,
+                parent_id=parent_id,
+                author_id=author_id,
+                created_at=now,
+                versions=[PageVersion(1, title, body, now)],
+            )
             self.pages[page.id] = page
             return page
 
-    def edit_page(self, page_id: str, *, body: str | None = None, title: str | None = None,
-                  message: str = "") -> Page:
+    def edit_page(self, page_id: str, *, body: str | None = None, title: str | None = None, message: str = "") -> Page:
         with self.lock:
             page = self.pages[page_id]
             current = page.current
-            page.versions.append(PageVersion(current.number + 1, title or current.title,
-                                             current.body if body is None else body, self._now(), message))
+            page.versions.append(
+                PageVersion(
+                    current.number + 1,
+                    title or current.title,
+                    current.body if body is None else body,
+                    self._now(),
+                    message,
+                )
+            )
             return page
 
     def trash_page(self, page_id: str) -> None:
@@ -141,8 +162,9 @@ class ConfluenceModel:
 
     # --- faults and tokens ----------------------------------------------------------------------
 
-    def fail(self, path: str, status: int, *, headers: dict[str, str] | None = None, times: int = 1,
-             after: int = 0) -> None:
+    def fail(
+        self, path: str, status: int, *, headers: dict[str, str] | None = None, times: int = 1, after: int = 0
+    ) -> None:
         with self.lock:
             self.faults.append(Fault(path, status, headers or {}, times, after))
 
@@ -163,8 +185,13 @@ class ConfluenceModel:
             refresh = "atl-refresh-" + secrets.token_urlsafe(12)
             self.tokens.access[access] = time.time() + ACCESS_TOKEN_SECONDS
             self.tokens.refresh_valid.add(refresh)
-            return {"access_token": access, "refresh_token": refresh, "expires_in": ACCESS_TOKEN_SECONDS,
-                    "token_type": "Bearer", "scope": "read:page:confluence offline_access"}
+            return {
+                "access_token": access,
+                "refresh_token": refresh,
+                "expires_in": ACCESS_TOKEN_SECONDS,
+                "token_type": "Bearer",
+                "scope": "read:page:confluence offline_access",
+            }
 
     def rotate(self, refresh_token: str) -> dict[str, Any] | None:
         """Atlassian's rotation: the old refresh token dies; reusing it revokes the whole family."""
@@ -215,8 +242,14 @@ def page_json(page: Page, space: Space, *, body_format: str | None, version: Pag
 
 def space_json(space: Space, *, description: bool, icon: bool) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "id": space.id, "key": space.key, "name": space.name, "type": space.type, "status": space.status,
-        "authorId": "557058:ann", "createdAt": _iso(EPOCH), "_links": {"webui": f"/spaces/{space.key}"},
+        "id": space.id,
+        "key": space.key,
+        "name": space.name,
+        "type": space.type,
+        "status": space.status,
+        "authorId": "557058:ann",
+        "createdAt": _iso(EPOCH),
+        "_links": {"webui": f"/spaces/{space.key}"},
     }
     if space.homepage_id:
         data["homepageId"] = space.homepage_id

@@ -39,5 +39,5 @@ def pull_all(connector: ConfluenceConnector, checkpoint: dict[str, Any] | None =
 
 def basic_connector(config: dict[str, Any], sleeps: list[float] | None = None, **extra: Any) -> ConfluenceConnector:
     connector = ConfluenceConnector(config=ConfluenceConnector.validate_config({**config, **extra}))
-    connector.sleep = (sleeps.append if sleeps is not None else (lambda seconds: None))
+    connector.sleep = sleeps.append if sleeps is not None else (lambda seconds: None)
     return connector

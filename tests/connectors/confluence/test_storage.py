@@ -20,8 +20,11 @@ CODE_MACRO = (
             "<ac:rich-text-body><p>Back up first.</p></ac:rich-text-body></ac:structured-macro>",
             "Back up first.",
         ),
-        ('<p>Intro</p><ac:structured-macro ac:name="toc"><ac:parameter ac:name="maxLevel">2</ac:parameter>'
-         "</ac:structured-macro><p>End</p>", "Intro\nEnd"),
+        (
+            '<p>Intro</p><ac:structured-macro ac:name="toc"><ac:parameter ac:name="maxLevel">2</ac:parameter>'
+            "</ac:structured-macro><p>End</p>",
+            "Intro\nEnd",
+        ),
         (
             '<p>See <ac:link><ri:page ri:content-title="Runbook"/><ac:plain-text-link-body>'
             "<![CDATA[the runbook]]></ac:plain-text-link-body></ac:link> now</p>",

@@ -87,8 +87,7 @@ def test_an_unknown_action_is_a_404_listing_the_known_ones(admin_client, wiki):
         (Role.MANAGER, "delete_page", False),
     ],
 )
-def test_read_actions_need_manager_and_write_actions_admin(org, make_member, client_for, wiki, role, action,
-                                                           allowed):
+def test_read_actions_need_manager_and_write_actions_admin(org, make_member, client_for, wiki, role, action, allowed):
     response = run(client_for(make_member(org, role)), wiki, action, {})
     if allowed:
         assert response.status_code == 200, response.content
@@ -140,8 +139,10 @@ def test_create_child_page_and_draft_and_wiki_markup(admin_client, atlassian, wi
     [
         ({}, {"title", "spaceKey", "body.storage.value"}),
         ({"title": "T", "spaceKey": "PROJ", "body": {"storage": {"value": ""}}}, {"body.storage.value"}),
-        ({"title": "T", "spaceKey": "PROJ", "body": {"storage": {"value": "x"}}, "representation": "html"},
-         {"representation"}),
+        (
+            {"title": "T", "spaceKey": "PROJ", "body": {"storage": {"value": "x"}}, "representation": "html"},
+            {"representation"},
+        ),
         ({"title": "T", "spaceKey": "PROJ", "body": {"storage": {"value": "x"}}, "status": "archived"}, {"status"}),
         ({"title": "T", "spaceKey": "PROJ", "body": {"storage": {"value": "x"}}, "colour": "red"}, {"colour"}),
         ({"title": "T", "spaceKey": "NOPE", "body": {"storage": {"value": "x"}}}, {"spaceKey"}),

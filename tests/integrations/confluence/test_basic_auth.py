@@ -25,8 +25,7 @@ def test_the_registry_shows_confluence_with_both_ways_to_connect(admin_client):
     assert fields["api_token"]["type"] == "password"
 
 
-def test_create_with_good_basic_credentials_checks_them_live_and_seals_the_token(admin_client, atlassian,
-                                                                                 basic_config):
+def test_create_with_good_basic_credentials_checks_them_live_and_seals_the_token(admin_client, atlassian, basic_config):
     seed_spaces(atlassian, {"ENG": 1})
     response = create(admin_client, {**basic_config, "spaces": "ENG", "site_url": atlassian.site_url + "/wiki/"})
     assert response.status_code == 201, response.content

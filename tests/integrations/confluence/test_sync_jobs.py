@@ -58,8 +58,9 @@ def test_revoked_api_token_fails_the_job_with_the_status(celery_worker_process, 
     assert Integration.objects.get(id=wiki).status == "error"
 
 
-def test_429_mid_sync_is_waited_out_in_the_worker_and_the_job_completes(celery_worker_process, admin_client,
-                                                                        atlassian, wiki):
+def test_429_mid_sync_is_waited_out_in_the_worker_and_the_job_completes(
+    celery_worker_process, admin_client, atlassian, wiki
+):
     seed_spaces(atlassian, {"ENG": 2})
     space = atlassian.model.space_by_key("ENG")
     atlassian.model.fail(f"/spaces/{space.id}/pages", 429, headers={"Retry-After": "1"}, times=2)
