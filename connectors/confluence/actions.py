@@ -178,10 +178,10 @@ class ConfluenceActions(Actions):
             params.append(("version", data["version"]))
         page = client.page(_page_id(data["pageId"]), params)
         space = None
-        if "space" in expand and page.get("spaceId"):
+        if page.get("spaceId"):
             space = (client.spaces_page([("ids", page["spaceId"]), ("limit", 1)])[1].get("results") or [None])[0]
-        # Version, space id and dates are always answered (the seed lists them), body and space on request.
-        out = self._page_out(page, self._base(page), space=space, expand=expand | {"version"})
+        # The seed answers version, space, dates and author always, the content when expanded.
+        out = self._page_out(page, self._base(page), space=space, expand=expand | {"version", "space"})
         return self._with_tree(client, out, expand)
 
     def _action_get_pages(self, client: ConfluenceClient, data: dict[str, Any]) -> dict[str, Any]:
@@ -198,8 +198,10 @@ class ConfluenceActions(Actions):
             if len(pages) >= wanted:
                 break
         window = self._window(pages, data["start"], data["limit"])
+        # The seed answers space information always (it is known here), version and content when expanded.
+        shown = expand | {"space"}
         results = [
-            self._with_tree(client, self._page_out(page, self._base(body), space=space, expand=expand), expand)
+            self._with_tree(client, self._page_out(page, self._base(body), space=space, expand=shown), expand)
             for page, body in window
         ]
         return {"results": results, "start": data["start"], "limit": data["limit"], "size": len(results)}

@@ -118,6 +118,8 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
     def client(self) -> ConfluenceClient:
         options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max, "read_timeout": self.read_timeout}
         if self.uses_oauth():
+            if not self.credentials.get("cloud_id"):
+                raise CredentialExpired("The Atlassian grant names no Confluence site; connect the account again.")
             return ConfluenceClient(
                 root=gateway_root(self.credentials["cloud_id"]),
                 headers={"Authorization": f"Bearer {self.access_token_fresh()}"},

@@ -177,6 +177,7 @@ def test_get_page_by_id_with_expansions_versions_and_status(admin_client, atlass
     plain = result(run(admin_client, wiki, "get_page", {"pageId": page.id}))
     assert plain["title"] == "Renamed" and plain["version"]["number"] == 2 and "body" not in plain
     assert plain["createdAt"] and plain["lastModifiedAt"] and plain["authorId"] == "557058:ann"
+    assert plain["space"]["key"] == "PROJ"
     expanded = result(run(admin_client, wiki, "get_page", {"pageId": page.id, "expand": "body.storage,version,space"}))
     assert expanded["body"]["storage"]["value"] == "<p>v2</p>" and expanded["space"]["key"] == "PROJ"
     old = result(run(admin_client, wiki, "get_page", {"pageId": page.id, "version": 1, "expand": "body.storage"}))
@@ -214,6 +215,7 @@ def test_get_pages_lists_a_space_with_limit_start_title_status_and_content(admin
     assert [p["title"] for p in listed["results"]] == [f"Page PROJ-{n}" for n in range(10, 20)]
     assert (listed["start"], listed["limit"], listed["size"]) == (10, 10, 10)
     assert all("body" not in p and "version" not in p for p in listed["results"])
+    assert all(p["space"]["key"] == "PROJ" and p["url"] and p["status"] == "current" for p in listed["results"])
     titled = result(run(admin_client, wiki, "get_pages", {"spaceKey": "PROJ", "title": "Page PROJ-2", "limit": "50"}))
     assert [p["title"] for p in titled["results"]] == ["Page PROJ-2"]
     content = result(run(admin_client, wiki, "get_pages", {"spaceKey": "DOCS", "expand": "body.storage,version",
