@@ -75,8 +75,12 @@ def integration_create(
 
 def credentials_live_check(connector_cls: type[Connector], config: dict[str, Any]) -> None:
     """The connector's probe on a config not yet stored: refused credentials are a 400 on the config."""
+    _probe_result_check(connector_cls(config=config))
+
+
+def _probe_result_check(connector: Connector) -> None:
     try:
-        result = connector_cls(config=config).probe()  # type: ignore[attr-defined]
+        result = connector.probe()  # type: ignore[attr-defined]
     except UpstreamError as exc:
         raise ApiError(ErrorCode.UPSTREAM_ERROR, f"Could not check the credentials: {exc.message}") from exc
     if not result.healthy:
@@ -141,6 +145,9 @@ def integration_update(
         # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
         merged = {**_stored_secrets(connector_cls, integration), **config}
         integration.config = validated_config(connector_cls, merged)
+        if connector_cls.probe_on_create:
+            # New credentials or a new selection are checked live, with the stored tokens if any.
+            _probe_result_check(connector_for(integration))
     integration.save()
     return integration
 

@@ -118,3 +118,20 @@ def test_a_refused_preview_is_a_502(admin_client, atlassian, basic_config):
     atlassian.model.fail("/spaces", 403, times=10)
     response = admin_client.get(f"{BASE}{integration_id}/preview")
     assert response.status_code == 502 and "403" in response.json()["error"]["message"]
+
+
+def test_patching_credentials_or_spaces_checks_them_live_and_keeps_the_old_ones_on_refusal(
+    admin_client, atlassian, basic_config
+):
+    seed_spaces(atlassian, {"ENG": 1, "HR": 1})
+    integration_id = create(admin_client, {**basic_config, "spaces": "ENG"}).json()["id"]
+    url = f"{BASE}{integration_id}"
+    refused = admin_client.patch(url, {"config": {**basic_config, "api_token": "wrong"}}, format="json")
+    assert refused.status_code == 400 and "401" in refused.json()["error"]["details"]["config"][0]
+    unknown = admin_client.patch(url, {"config": {**basic_config, "spaces": "NOPE"}}, format="json")
+    assert unknown.status_code == 400 and "NOPE" in unknown.json()["error"]["details"]["config"][0]
+    assert Integration.objects.get(id=integration_id).config["api_token"] == atlassian.model.api_token
+    # The token is a password field: left out, it keeps its stored value and still passes the check.
+    moved = {key: value for key, value in basic_config.items() if key != "api_token"}
+    assert admin_client.patch(url, {"config": {**moved, "spaces": "HR"}}, format="json").status_code == 200
+    assert Integration.objects.get(id=integration_id).config["spaces"] == "HR"

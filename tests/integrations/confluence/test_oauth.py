@@ -149,3 +149,12 @@ def test_a_process_holding_rotated_away_tokens_adopts_the_stored_ones_instead_of
     assert atlassian.model.tokens.refreshes == 1
     assert len(pull_all(stale).records) == 1  # its 401 leads to the stored tokens, not to a reuse
     assert atlassian.model.tokens.reuse_detected == 0 and atlassian.model.tokens.refreshes == 1
+
+
+def test_patching_the_spaces_of_an_oauth_integration_checks_them_with_its_tokens(connected, atlassian, admin_client):
+    seed_spaces(atlassian, {"ENG": 1, "HR": 1})
+    url = f"/api/v1/integrations/{connected.id}"
+    assert admin_client.patch(url, {"config": {"spaces": "HR"}}, format="json").status_code == 200
+    refused = admin_client.patch(url, {"config": {"spaces": "NOPE"}}, format="json")
+    assert refused.status_code == 400 and "NOPE" in refused.json()["error"]["details"]["config"][0]
+    assert Integration.objects.get(id=connected.id).config == {"spaces": "HR"}
