@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from connectors.base import CAPABILITIES, Connector
+from connectors.confluence.connector import ConfluenceConnector
 from connectors.webhook.connector import WebhookConnector
 
 _REGISTRY: dict[str, type[Connector]] = {}
@@ -46,3 +47,4 @@ def supports(connector: type[Connector] | Connector, capability: str) -> bool:
 
 
 register(WebhookConnector)
+register(ConfluenceConnector)

@@ -176,18 +176,29 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
+# Atlassian (Confluence Cloud 3LO): every host is a setting, so tests can point them at fakes.
+ATLASSIAN_AUTH_URL = env("ATLASSIAN_AUTH_URL", default="https://auth.atlassian.com")
+ATLASSIAN_API_URL = env("ATLASSIAN_API_URL", default="https://api.atlassian.com")
+ATLASSIAN_CLIENT_ID = env("ATLASSIAN_CLIENT_ID", default="")
+ATLASSIAN_CLIENT_SECRET = env("ATLASSIAN_CLIENT_SECRET", default="")
+ATLASSIAN_SCOPES = env.list(
+    "ATLASSIAN_SCOPES",
+    default=[
+        "read:space:confluence", "read:page:confluence", "write:page:confluence", "delete:page:confluence",
+        "offline_access",
+    ],
+)  # fmt: skip
+
 # OAuth popup providers: endpoints and client credentials. An empty client_id means the
 # provider is not configured, and /oauth/start answers 500 OAUTH_CONFIG_ERROR.
+# (The Confluence connector reads the ATLASSIAN_* settings above at call time.)
 OAUTH_PROVIDERS = {
     "atlassian": {
-        "authorize_url": env("ATLASSIAN_AUTHORIZE_URL", default="https://auth.atlassian.com/authorize"),
-        "token_url": env("ATLASSIAN_TOKEN_URL", default="https://auth.atlassian.com/oauth/token"),
-        "client_id": env("ATLASSIAN_CLIENT_ID", default=""),
-        "client_secret": env("ATLASSIAN_CLIENT_SECRET", default=""),
-        "scopes": env.list(
-            "ATLASSIAN_SCOPES",
-            default=["read:space:confluence", "read:page:confluence", "write:page:confluence", "offline_access"],
-        ),
+        "authorize_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/authorize",
+        "token_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/oauth/token",
+        "client_id": ATLASSIAN_CLIENT_ID,
+        "client_secret": ATLASSIAN_CLIENT_SECRET,
+        "scopes": ATLASSIAN_SCOPES,
     },
 }
 OAUTH_STATE_TTL_SECONDS = 600
