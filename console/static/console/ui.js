@@ -97,6 +97,7 @@
     VALIDATION_ERROR: "Some fields need attention.",
     UPSTREAM_ERROR: "The connected system refused the request.",
     NETWORK_ERROR: "No connection.",
+    OAUTH_ERROR: "The connection was not made.",
   };
 
   /** An alert saying what the API said, in words a person understands. */
