@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from hub.models import Role
@@ -26,10 +28,20 @@ def assert_fits_width(page, width: int) -> None:
 def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_the_plan_limit(
     page, make_org, member_of, log_in, screenshot
 ):
-    acme, beta = make_org("Acme", plan="free"), make_org("Beta", plan="starter")
+    acme, beta = make_org("Acme", plan="starter"), make_org("Beta", plan="business")
     ann = member_of(acme, Role.ADMIN, email="ann@acme.example")
     member_of(beta, Role.ADMIN, email="ann@acme.example")
-    Integration.objects.create(organisation=acme, type="webhook", name="Deploys")
+    synced = timezone.now() - timedelta(hours=3)
+    for type_, name, status, last_sync_at in [
+        ("webhook", "Deploys", "active", None),
+        ("notes", "Team runbooks", "active", synced),
+        ("fakedrive", "Shared drive", "syncing", synced),
+        ("notes", "Support notes", "error", synced - timedelta(days=2)),
+        ("webhook", "Alerts", "inactive", None),
+    ]:
+        Integration.objects.create(
+            organisation=acme, type=type_, name=name, status=status, last_sync_at=last_sync_at
+        )
 
     page.goto("/")
     page.wait_for_url("**/login?next=%2F")
@@ -41,22 +53,30 @@ def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_the_plan_limit(
 
     log_in(page, ann, organisation_name="Acme")
     expect(page.locator("#account-org")).to_have_text("Acme")
-    expect(page.locator("#usage-text")).to_have_text("1 of 1 integrations · Free plan")
+    expect(page.locator("#usage-text")).to_have_text("5 of 5 integrations · Starter plan")
     rows = page.locator("#integrations-table tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text("Deploys")
-    expect(rows.first.locator(".badge")).to_have_text("Active")
+    expect(rows).to_have_count(5)
+    expect(rows.nth(0)).to_contain_text("Deploys")
+    expect(rows.nth(0)).to_contain_text("Custom webhook")  # the type's name from GET /connectors
+    expect(rows.nth(0).locator("td").nth(3)).to_have_text("Never")
+    expect(rows.nth(1).locator("td").nth(3)).to_have_text("3 hours ago")
+    expect(rows.locator(".badge")).to_have_text(["Active", "Active", "Syncing", "Error", "Inactive"])
     add = page.locator("#add-integration")
     expect(add).to_have_attribute("aria-disabled", "true")
     expect(page.locator("#limit-note")).to_have_text(
-        "The Free plan allows 1 integration. Delete one or upgrade the plan to add more."
+        "The Starter plan allows 5 integrations. Delete one or upgrade the plan to add more."
     )
+    screenshot(page, "integrations")
+    page.set_viewport_size(PHONE)
+    assert_fits_width(page, PHONE["width"])
+    screenshot(page, "integrations-phone")
+    page.set_viewport_size(LAPTOP)
 
     page.click("#logout")
     page.wait_for_url("**/login")
     log_in(page, ann, organisation_name="Beta")
     expect(page.locator("#integrations-empty")).to_contain_text("No integrations yet")
-    expect(page.locator("#usage-text")).to_have_text("0 of 5 integrations · Starter plan")
+    expect(page.locator("#usage-text")).to_have_text("0 of 25 integrations · Business plan")
     expect(add).not_to_have_attribute("aria-disabled", "true")
 
 

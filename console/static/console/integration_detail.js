@@ -126,12 +126,12 @@
     this.syncing = true;
     button.disabled = true;
     button.textContent = "Syncing…";
-    return T.syncProgress.watch(this.id, jobId).then(function () {
+    // The history row and the status badge follow the job as it goes from pending to running.
+    var onStatusChange = function () { self.loadHistory(); self.refreshStatus(); };
+    return T.syncProgress.watch(this.id, jobId, onStatusChange).then(function () {
       self.syncing = false;
       button.disabled = false;
       button.textContent = "Sync now";
-      self.refreshStatus();
-      return self.loadHistory();
     }, function (error) {
       self.syncing = false;
       button.disabled = false;

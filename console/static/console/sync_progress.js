@@ -63,12 +63,15 @@
   }
 
   /** Polls the job until it completes or fails; resolves with the final job. */
-  function watch(integrationId, jobId) {
+  function watch(integrationId, jobId, onStatusChange) {
     var path = "/api/v1/integrations/" + integrationId + "/history/" + jobId;
+    var lastStatus = null;
     return new Promise(function (resolve, reject) {
       function poll() {
         T.api("GET", path).then(function (job) {
           render(job);
+          if (job.status !== lastStatus && onStatusChange) onStatusChange(job);
+          lastStatus = job.status;
           if (job.status === "completed" || job.status === "failed") resolve(job);
           else window.setTimeout(poll, POLL_MS);
         }, reject);
