@@ -104,6 +104,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up when it is missing
 # WhiteNoise serves STATIC_ROOT (filled by `collectstatic`, as the Dockerfile does) with hashed,
 # compressed names for far-future caching; under DEBUG it serves straight from the apps' folders.
 STORAGES = {
