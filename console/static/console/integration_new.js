@@ -94,7 +94,13 @@
     var submit = ui.$("#submit-integration");
     var errorBox = ui.$("#form-error");
     var pendingId = null;
-    if (oauth) submit.textContent = "Connect with " + connector.display_name;
+    if (oauth) {
+      submit.textContent = "Connect with " + connector.display_name;
+      ui.$("#form-fields").appendChild(ui.el("p", {
+        className: "oauth-note",
+        text: "You will sign in to " + connector.display_name + " in a pop-up window; Tributary never sees your password.",
+      }));
+    }
     ui.$("#form-card").hidden = false;
 
     function fail(error) {
