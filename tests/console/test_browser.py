@@ -232,8 +232,23 @@ def test_admin_connects_an_oauth_integration_through_the_popup(page, org, member
     expect(page.locator("#form-error")).to_contain_text("Access denied by user.")
     assert refused.value.is_closed()  # the callback page closed itself after posting its message
     assert not Integration.objects.filter(organisation=org).exists()
-
     fake_oauth.state.deny = False
+
+    # A page of another origin in the pop-up (here: the provider's) cannot pose as the callback.
+    forged = (
+        "<script>window.opener.postMessage({type: 'knora:oauth:success', connector: 'fakedrive',"
+        " account: 'mallory', integrationId: '00000000-0000-0000-0000-000000000000'}, '*');</script>"
+    )
+    authorize = f"{fake_oauth.url}/authorize*"
+    page.context.route(authorize, lambda route: route.fulfill(content_type="text/html", body=forged))
+    with page.expect_popup() as hijacked:
+        page.click("#submit-integration")
+    hijacked.value.wait_for_url(f"{fake_oauth.url}/authorize**")
+    hijacked.value.close()
+    expect(page.locator("#form-error")).to_contain_text("The sign-in window was closed before the connection finished.")
+    expect(page.locator("#oauth-connected")).to_have_count(0)
+    page.context.unroute(authorize)
+
     with page.expect_popup():
         page.click("#submit-integration")
     page.wait_for_url(UUID_PATH)
@@ -249,6 +264,11 @@ def test_member_sees_no_admin_controls_and_the_api_refuses_what_it_tries(
 ):
     integration = Integration.objects.create(organisation=org, type="webhook", name="Deploys")
     log_in(page, member_of(org, Role.MEMBER), landing="/knowledge")
+    # An access token that no longer works is refreshed once with the stored refresh token.
+    page.evaluate("localStorage.setItem('tributary.access', 'expired-or-garbage')")
+    page.reload()
+    expect(page.locator("#entries-empty")).to_contain_text("No entries yet")
+    assert page.evaluate("localStorage.getItem('tributary.access')") != "expired-or-garbage"
     expect(page.locator("nav").get_by_role("link", name="Integrations")).to_be_hidden()
     expect(page.locator("#integration-filter")).to_be_hidden()
 
