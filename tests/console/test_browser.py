@@ -25,10 +25,10 @@ def assert_fits_width(page, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_the_plan_limit(
+def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_why_add_is_disabled(
     page, make_org, member_of, log_in, screenshot
 ):
-    acme, beta = make_org("Acme", plan="starter"), make_org("Beta", plan="business")
+    acme, beta = make_org("Acme", plan="starter"), make_org("Beta", plan="business", status="past_due")
     ann = member_of(acme, Role.ADMIN, email="ann@acme.example")
     member_of(beta, Role.ADMIN, email="ann@acme.example")
     synced = timezone.now() - timedelta(hours=3)
@@ -77,7 +77,9 @@ def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_the_plan_limit(
     log_in(page, ann, organisation_name="Beta")
     expect(page.locator("#integrations-empty")).to_contain_text("No integrations yet")
     expect(page.locator("#usage-text")).to_have_text("0 of 25 integrations · Business plan")
-    expect(add).not_to_have_attribute("aria-disabled", "true")
+    expect(page.locator("#subscription-banner")).to_be_visible()
+    expect(add).to_have_attribute("aria-disabled", "true")
+    expect(page.locator("#limit-note")).to_have_text("Adding integrations is paused while the subscription is inactive.")
 
 
 def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_knowledge(
