@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import timedelta
 
 import httpx
@@ -79,7 +80,8 @@ def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_why_add_is_disa
     expect(page.locator("#usage-text")).to_have_text("0 of 25 integrations · Business plan")
     expect(page.locator("#subscription-banner")).to_be_visible()
     expect(add).to_have_attribute("aria-disabled", "true")
-    expect(page.locator("#limit-note")).to_have_text("Adding integrations is paused while the subscription is inactive.")
+    paused = "Adding integrations is paused while the subscription is inactive."
+    expect(page.locator("#limit-note")).to_have_text(paused)
 
 
 def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_knowledge(
@@ -109,10 +111,15 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     assert page.evaluate("navigator.clipboard.readText()") == secret
     screenshot(page, "webhook-created")
 
+    # The page's curl example, run as shown, is accepted: it signs exactly as the hub verifies.
+    example = page.locator("#curl-example").inner_text()
+    answer = json.loads(subprocess.run(["bash", "-c", example], capture_output=True, text=True, check=True).stdout)
+    assert answer["accepted"] is True and answer["integration_id"] == str(integration.id)
+
     page.goto("/knowledge")
-    expect(page.locator("#entries-empty")).to_contain_text("No entries yet")
+    expect(page.locator(".entry")).to_have_count(1)
     deploy = {
-        "title": "Deploy <img src=x onerror=alert(1)> v2.4.1", "text": "Deployment completed for v2.4.1.",
+        "title": "Deploy <img src=x onerror=alert(1)> v3.1.0", "text": "Deployment completed for v3.1.0.",
         "url": "https://ci.example.com/runs/42", "author": "ci-bot",
     }
     sneaky = {"text": "Rollback of v2.4.0 finished.", "url": "javascript:alert(document.domain)"}
@@ -123,8 +130,8 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
 
     page.reload()
     entries = page.locator(".entry")
-    expect(entries).to_have_count(2)
-    page.fill("#search", "v2.4.1")
+    expect(entries).to_have_count(3)
+    page.fill("#search", "v3.1.0")
     expect(entries).to_have_count(1)
     entry = entries.first
     # Upstream text is shown as text: the <img> in the title is letters, not an element.
@@ -132,7 +139,7 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     expect(page.locator(".entry img")).to_have_count(0)
     expect(entry.locator(".entry-source")).to_contain_text("CI events")
     expect(entry.locator("a.entry-link")).to_have_attribute("href", deploy["url"])
-    assert page.url.endswith("/knowledge?q=v2.4.1")
+    assert page.url.endswith("/knowledge?q=v3.1.0")
     screenshot(page, "knowledge")
 
     page.fill("#search", "Rollback")
@@ -144,7 +151,7 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
 
     page.set_viewport_size(PHONE)
     page.fill("#search", "")
-    expect(entries).to_have_count(2)
+    expect(entries).to_have_count(3)
     assert_fits_width(page, PHONE["width"])
     screenshot(page, "knowledge-phone")
 
