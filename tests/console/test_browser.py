@@ -12,7 +12,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from connectors.base import Record
 from hub.models import Role
+from integrations.knowledge import entries_upsert
 from integrations.models import Integration, KnowledgeEntry, SyncJob
 from tests.console.conftest import LAPTOP, PHONE
 from webhooks.signing import signature_for
@@ -207,6 +209,10 @@ def test_admin_syncs_and_watches_the_progress_bar_reach_completion(
     expect(page.locator("tr.log-row")).to_contain_text("Nothing was logged for this job.")
     assert KnowledgeEntry.objects.filter(integration=integration).count() == 10
     screenshot(page, "integration", full_page=True)
+    page.click("#entries-link")
+    expect(page.locator(".entry")).to_have_count(10)
+    expect(page.locator("#integration-filter option:checked")).to_have_text("Team runbooks")
+    page.go_back()
 
     page.click("#delete-integration")
     expect(page.locator("#delete-dialog")).to_be_visible()
@@ -278,6 +284,14 @@ def test_member_sees_no_admin_controls_and_the_api_refuses_what_it_tries(
     page.reload()
     expect(page.locator("#entries-empty")).to_contain_text("No entries yet")
     assert page.evaluate("localStorage.getItem('tributary.access')") != "expired-or-garbage"
+    records = [Record(f"r{n}", f"Release note {n}", f"What changed in release {n}.") for n in range(25)]
+    entries_upsert(integration=integration, records=records)
+    page.reload()
+    expect(page.locator(".entry")).to_have_count(20)  # one page
+    expect(page.locator(".entry").first.locator(".entry-source")).to_contain_text("Deploys")
+    page.click("#load-more")
+    expect(page.locator(".entry")).to_have_count(25)
+    expect(page.locator("#load-more")).to_be_hidden()
     expect(page.locator("nav").get_by_role("link", name="Integrations")).to_be_hidden()
     expect(page.locator("#integration-filter")).to_be_hidden()
 

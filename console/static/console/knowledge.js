@@ -5,6 +5,7 @@
   var T = window.Tributary;
   var ui = T.ui;
   var ENTRIES = "/api/v1/knowledge/entries";
+  var PAGE_SIZE = 20;
   var EXCERPT_CHARS = 280;
 
   /** Only http(s) links go back to the original: a stored `javascript:` URL must never become a link. */
@@ -60,7 +61,9 @@
       ui.$("#loading").hidden = true;
       if (!append) ui.clear(list);
       page.results.forEach(function (entry) { list.appendChild(entryItem(entry, self.names)); });
-      self.next = page.next;
+      // Only the path and query of `next`: behind a proxy its scheme or host may not be the page's.
+      var next = page.next ? new URL(page.next, window.location.href) : null;
+      self.next = next ? next.pathname + next.search : null;
       ui.$("#load-more").hidden = !page.next;
       var empty = ui.clear(ui.$("#entries-empty"));
       var none = !list.children.length;
@@ -78,11 +81,10 @@
 
   Page.prototype.search = function () {
     var params = this.params();
-    var query = new URLSearchParams();
+    var query = new URLSearchParams({ page_size: String(PAGE_SIZE) });
     if (params.q) query.set("q", params.q);
     if (params.integration) query.set("integration", params.integration);
-    var qs = query.toString();
-    return this.fetch(ENTRIES + (qs ? "?" + qs : ""), false);
+    return this.fetch(ENTRIES + "?" + query.toString(), false);
   };
 
   Page.prototype.loadSources = function () {
