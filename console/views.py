@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,7 +22,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def console_page(template: str, *, title: str, active: str = ""):
+def console_page(template: str, *, title: str, active: str = "") -> Callable[..., HttpResponse]:
     """A view that renders `template` with the settings the page's script needs."""
 
     @require_safe

@@ -96,6 +96,9 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     expect(page.locator("#field-config-source_label .help")).to_have_text(
         "Shown with each entry when the payload names no source."
     )
+    expect(page.locator("#config-source_label")).to_have_attribute("placeholder", "ci-system")
+    expect(page.locator("#field-name .required-mark")).to_be_visible()
+    expect(page.locator("#field-config-source_label .required-mark")).to_have_count(0)
     page.fill("#name", "CI events")
     page.fill("#config-source_label", "ci-system")
     page.click("#submit-integration")
@@ -117,6 +120,11 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     example = page.locator("#curl-example").inner_text()
     answer = json.loads(subprocess.run(["bash", "-c", example], capture_output=True, text=True, check=True).stdout)
     assert answer["accepted"] is True and answer["integration_id"] == str(integration.id)
+
+    page.click("#go-to-integration")
+    page.wait_for_url(UUID_PATH)
+    expect(page.locator("#integration-name")).to_have_text("CI events")
+    assert secret not in page.content()  # shown once: never again
 
     page.goto("/knowledge")
     expect(page.locator(".entry")).to_have_count(1)
@@ -213,6 +221,18 @@ def test_admin_syncs_and_watches_the_progress_bar_reach_completion(
     expect(page.locator(".entry")).to_have_count(10)
     expect(page.locator("#integration-filter option:checked")).to_have_text("Team runbooks")
     page.go_back()
+
+    # Credentials revoked upstream: the next sync fails, and its log says why.
+    notes.upstream.api_key = "rotated"
+    page.click("#sync-now")
+    expect(page.locator("#sync-card")).to_have_attribute("data-status", "failed", timeout=30_000)
+    expect(page.locator("#sync-message")).to_contain_text("401")
+    expect(page.locator("#integration-status .badge")).to_have_text("Error")
+    expect(history).to_have_count(2)
+    expect(history.first.locator(".badge")).to_have_text("Failed")
+    history.first.get_by_role("button", name="Log").click()
+    expect(page.locator("tr.log-row .log .level-error").first).to_have_text("error")
+    expect(page.locator("tr.log-row .log")).to_contain_text("401")
 
     page.click("#delete-integration")
     expect(page.locator("#delete-dialog")).to_be_visible()
