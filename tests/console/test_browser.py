@@ -115,6 +115,9 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     expect(copy_secret).to_have_text("Copied")
     assert page.evaluate("navigator.clipboard.readText()") == secret
     screenshot(page, "webhook-created")
+    page.set_viewport_size(PHONE)
+    assert_fits_width(page, PHONE["width"])
+    page.set_viewport_size(LAPTOP)
 
     # The page's curl example, run as shown, is accepted: it signs exactly as the hub verifies.
     example = page.locator("#curl-example").inner_text()
@@ -217,6 +220,10 @@ def test_admin_syncs_and_watches_the_progress_bar_reach_completion(
     expect(page.locator("tr.log-row")).to_contain_text("Nothing was logged for this job.")
     assert KnowledgeEntry.objects.filter(integration=integration).count() == 10
     screenshot(page, "integration", full_page=True)
+    page.set_viewport_size(PHONE)
+    assert_fits_width(page, PHONE["width"])
+    screenshot(page, "integration-phone", full_page=True)
+    page.set_viewport_size(LAPTOP)
     page.click("#entries-link")
     expect(page.locator(".entry")).to_have_count(10)
     expect(page.locator("#integration-filter option:checked")).to_have_text("Team runbooks")
