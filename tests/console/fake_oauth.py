@@ -9,7 +9,7 @@ PROVIDER = "fakeprovider"
 
 
 class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
-    """Its schema has one field of each kind the console renders besides text and password."""
+    """Its schema has a field of each kind the console renders but password, one required without default."""
 
     info = ConnectorInfo(
         type="fakedrive",
@@ -21,6 +21,10 @@ class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
         auth_flow="oauth_popup",
         provider=PROVIDER,
         config_schema=(
+            ConfigField(
+                key="folder", label="Folder", required=True, placeholder="/Team/Docs",
+                help_text="Only files under this folder are imported.",
+            ),
             ConfigField(
                 key="region", label="Region", type="select", required=True, default="eu",
                 options=({"value": "eu", "label": "Europe"}, {"value": "us", "label": "United States"}),

@@ -256,6 +256,7 @@ def test_admin_syncs_and_watches_the_progress_bar_reach_completion(
 
 
 def test_admin_connects_an_oauth_integration_through_the_popup(page, org, member_of, log_in, fake_oauth, screenshot):
+    sign_ins_before = len(fake_oauth.state.issued_access_tokens)
     log_in(page, member_of(org))
     page.goto("/integrations/new?type=fakedrive")
     expect(page.locator("#config-region option:checked")).to_have_text("Europe")
@@ -291,13 +292,22 @@ def test_admin_connects_an_oauth_integration_through_the_popup(page, org, member
     expect(page.locator("#oauth-connected")).to_have_count(0)
     page.context.unroute(authorize)
 
+    # Signed in, but the config misses a required field: finalising answers VALIDATION_ERROR, shown beside
+    # the field; the pending integration waits, and "Finish" needs no second sign-in.
     with page.expect_popup():
         page.click("#submit-integration")
+    expect(page.locator("#field-config-folder .field-error")).to_have_text("This field is required.")
+    expect(page.locator("#oauth-connected")).to_contain_text("Connected as ann@fake.example.")
+    expect(page.locator("#submit-integration")).to_have_text("Finish")
+    assert Integration.objects.get(organisation=org).is_pending
+    page.fill("#config-folder", "/Team/Docs")
+    page.click("#submit-integration")
     page.wait_for_url(UUID_PATH)
     expect(page.locator("#integration-name")).to_have_text("Shared drive")
     integration = Integration.objects.get(organisation=org)
     assert not integration.is_pending and integration.type == "fakedrive"
-    assert integration.config == {"region": "us", "max_items": 250, "include_shared": True}
+    assert integration.config == {"folder": "/Team/Docs", "region": "us", "max_items": 250, "include_shared": True}
+    assert len(fake_oauth.state.issued_access_tokens) == sign_ins_before + 1  # one sign-in, two presses
     assert integration.credentials["access_token"] == fake_oauth.state.issued_access_tokens[-1]
 
 

@@ -103,11 +103,23 @@
     }
     ui.$("#form-card").hidden = false;
 
+    var connectLabel = submit.textContent;
+    var account = null;
+
     function fail(error) {
       submit.disabled = false;
+      if (error.code === "NOT_FOUND" && pendingId) {
+        // The pending record is gone (deleted meanwhile): the next press connects afresh.
+        pendingId = null;
+        submit.textContent = connectLabel;
+      }
       var unplaced = error.code === "VALIDATION_ERROR" ? form.showErrors(error.details) : [];
       if (error.code === "VALIDATION_ERROR" && !unplaced.length) {
-        errorBox.hidden = true;
+        errorBox.hidden = !pendingId;
+        if (pendingId) {
+          var text = "Connected as " + account + ". Correct the fields marked below, then press Finish.";
+          ui.clear(errorBox).appendChild(ui.el("div", { className: "alert alert-ok", role: "status", id: "oauth-connected", text: text }));
+        }
         return;
       }
       var alert = ui.errorAlert(error);
@@ -140,6 +152,7 @@
       submit.disabled = true;
       T.connectWithPopup(connector.type, me.org_id, config.oauth_message_origin).then(function (message) {
         pendingId = message.integrationId;
+        account = message.account;
         submit.textContent = "Finish";
         ui.clear(errorBox).appendChild(ui.el("div", { className: "alert alert-ok", role: "status", id: "oauth-connected", text: "Connected as " + message.account + "." }));
         errorBox.hidden = false;
