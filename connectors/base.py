@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 FieldType = Literal["text", "password", "select", "boolean", "number"]
+ActionFieldType = Literal["text", "number", "select", "multiselect"]
+ActionKind = Literal["read", "write"]
 AuthFlow = Literal["api_key", "oauth_popup"]
 Direction = Literal["source", "destination"]
 
@@ -173,6 +175,9 @@ class Connector:
     """Base of every connector. Subclasses set `info` and mix in the capabilities they have."""
 
     info: ClassVar[ConnectorInfo]
+    # When set, `POST /` checks the new integration's credentials live (the connector's probe)
+    # before creating it, and refuses credentials the upstream rejects.
+    probe_on_create: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -180,11 +185,18 @@ class Connector:
         config: dict[str, Any],
         credentials: dict[str, Any] | None = None,
         save_credentials: Callable[[dict[str, Any]], None] | None = None,
+        load_credentials: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.config = config
         self.credentials = credentials or {}
         # Called when the connector obtains new credentials (e.g. a rotated refresh token).
         self._save_credentials = save_credentials
+        # Reads what is stored now: another process may have rotated the tokens since this one started.
+        self._load_credentials = load_credentials
+
+    def stored_credentials(self) -> dict[str, Any]:
+        """The credentials as stored now (or as given, when nothing is stored)."""
+        return self._load_credentials() if self._load_credentials is not None else self.credentials
 
     def credentials_changed(self, credentials: dict[str, Any]) -> None:
         self.credentials = credentials
@@ -242,10 +254,60 @@ class OAuthPopup:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class ActionField:
+    """One input field of an action; `key` is a dotted path into the input JSON (`body.storage.value`)."""
+
+    key: str
+    label: str
+    description: str = ""
+    type: ActionFieldType = "text"
+    required: bool = False
+    default: Any = None
+    # Each option: {"value": ..., "label": ...}. Strict for select and multiselect (a comma-separated
+    # list of option values); for text and number they are the usual choices, shown to the user.
+    options: tuple[dict[str, Any], ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An operation a person or an assistant can run on the upstream; `write` ones change it."""
+
+    name: str
+    label: str
+    description: str
+    kind: ActionKind
+    fields: tuple[ActionField, ...] = ()
+
+
+class ActionInputInvalid(Exception):
+    """Field errors of an action's input: {dotted key: [message, ...]}."""
+
+    def __init__(self, field_errors: dict[str, list[str]]) -> None:
+        super().__init__("Invalid action input.")
+        self.field_errors = field_errors
+
+
+class Actions:
+    """Capability: declared actions, run with input already checked against their fields."""
+
+    actions: ClassVar[tuple[ActionSpec, ...]] = ()
+
+    @classmethod
+    def action_spec(cls, name: str) -> ActionSpec | None:
+        return next((spec for spec in cls.actions if spec.name == name), None)
+
+    def run_action(self, name: str, input: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 CAPABILITIES: dict[str, type] = {
     "probe": Probe,
     "preview": Preview,
     "pull": PullSource,
     "push": PushDestination,
     "oauth": OAuthPopup,
+    "actions": Actions,
 }

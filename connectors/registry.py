@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
+import threading
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 
 from connectors.base import CAPABILITIES, Connector
+from connectors.confluence.connector import ConfluenceConnector
 from connectors.haiilo.connector import HaiiloConnector
 from connectors.webhook.connector import WebhookConnector
 
 _REGISTRY: dict[str, type[Connector]] = {}
 _extras_loaded = False
+_extras_lock = threading.Lock()
 
 
 def _load_extra_connectors() -> None:
-    """Connectors named in settings.EXTRA_CONNECTORS (dotted paths), e.g. a site's own."""
+    """Connectors named in settings.EXTRA_CONNECTORS (dotted paths), e.g. a site's own.
+
+    The flag is set only once all are registered, under a lock, so that a request arriving
+    meanwhile in another thread never sees the registry without them."""
     global _extras_loaded
-    if not _extras_loaded:
-        _extras_loaded = True
-        for dotted_path in getattr(settings, "EXTRA_CONNECTORS", []):
-            register(import_string(dotted_path))
+    if _extras_loaded:
+        return
+    with _extras_lock:
+        if not _extras_loaded:
+            for dotted_path in getattr(settings, "EXTRA_CONNECTORS", []):
+                register(import_string(dotted_path))
+            _extras_loaded = True
 
 
 def register(connector_class: type[Connector]) -> type[Connector]:
@@ -47,4 +57,5 @@ def supports(connector: type[Connector] | Connector, capability: str) -> bool:
 
 
 register(WebhookConnector)
+register(ConfluenceConnector)
 register(HaiiloConnector)

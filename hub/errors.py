@@ -23,6 +23,7 @@ class ErrorCode(enum.Enum):
     INVALID_PARAM = 400
     UNKNOWN_CONNECTOR = 400
     OAUTH_NOT_SUPPORTED = 400
+    ACTIONS_NOT_SUPPORTED = 400
     UNAUTHORIZED = 401
     SUBSCRIPTION_REQUIRED = 402
     INSUFFICIENT_ROLE = 403
@@ -108,6 +109,13 @@ _DRF_CODES: list[tuple[type[drf.APIException], ErrorCode]] = [
 ]
 
 
+def _detail_text(detail: Any) -> str:
+    """A readable sentence from a DRF detail; simplejwt's token errors carry a dict."""
+    if isinstance(detail, dict) and "detail" in detail:
+        return str(detail["detail"])
+    return str(detail)
+
+
 def _as_api_error(exc: Exception) -> ApiError:
     """Translate any exception into an ApiError; unknown ones become INTERNAL_ERROR."""
     if isinstance(exc, ApiError):
@@ -130,7 +138,7 @@ def _as_api_error(exc: Exception) -> ApiError:
         return ApiError(code, str(exc.detail))
     for exc_type, code in _DRF_CODES:
         if isinstance(exc, exc_type):
-            return ApiError(code, str(exc.detail))
+            return ApiError(code, _detail_text(exc.detail))
     logger.exception("Unhandled error", exc_info=exc)
     return ApiError(ErrorCode.INTERNAL_ERROR)
 

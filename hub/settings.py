@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` leaves static files to WhiteNoise, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -46,10 +48,12 @@ INSTALLED_APPS = [
     "hub",
     "integrations",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -102,7 +106,14 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns at start-up when it is missing
+# WhiteNoise serves STATIC_ROOT (filled by `collectstatic`, as the Dockerfile does) with hashed,
+# compressed names for far-future caching; under DEBUG it serves straight from the apps' folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Request bodies over this are refused with 413 (webhooks are bounded separately).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
@@ -179,18 +190,29 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
+# Atlassian (Confluence Cloud 3LO): every host is a setting, so tests can point them at fakes.
+ATLASSIAN_AUTH_URL = env("ATLASSIAN_AUTH_URL", default="https://auth.atlassian.com")
+ATLASSIAN_API_URL = env("ATLASSIAN_API_URL", default="https://api.atlassian.com")
+ATLASSIAN_CLIENT_ID = env("ATLASSIAN_CLIENT_ID", default="")
+ATLASSIAN_CLIENT_SECRET = env("ATLASSIAN_CLIENT_SECRET", default="")
+ATLASSIAN_SCOPES = env.list(
+    "ATLASSIAN_SCOPES",
+    default=[
+        "read:space:confluence", "read:page:confluence", "write:page:confluence", "delete:page:confluence",
+        "offline_access",
+    ],
+)  # fmt: skip
+
 # OAuth popup providers: endpoints and client credentials. An empty client_id means the
 # provider is not configured, and /oauth/start answers 500 OAUTH_CONFIG_ERROR.
+# (The Confluence connector reads the ATLASSIAN_* settings above at call time.)
 OAUTH_PROVIDERS = {
     "atlassian": {
-        "authorize_url": env("ATLASSIAN_AUTHORIZE_URL", default="https://auth.atlassian.com/authorize"),
-        "token_url": env("ATLASSIAN_TOKEN_URL", default="https://auth.atlassian.com/oauth/token"),
-        "client_id": env("ATLASSIAN_CLIENT_ID", default=""),
-        "client_secret": env("ATLASSIAN_CLIENT_SECRET", default=""),
-        "scopes": env.list(
-            "ATLASSIAN_SCOPES",
-            default=["read:space:confluence", "read:page:confluence", "write:page:confluence", "offline_access"],
-        ),
+        "authorize_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/authorize",
+        "token_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/oauth/token",
+        "client_id": ATLASSIAN_CLIENT_ID,
+        "client_secret": ATLASSIAN_CLIENT_SECRET,
+        "scopes": ATLASSIAN_SCOPES,
     },
 }
 OAUTH_STATE_TTL_SECONDS = 600

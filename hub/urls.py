@@ -1,4 +1,4 @@
-"""Root URLs: auth, health probes, OpenAPI, admin, and the apps' APIs."""
+"""Root URLs: auth, health probes, OpenAPI, admin, the apps' APIs, and the web console at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),
+    path("", include("console.urls")),
 ]
 
 handler404 = "hub.errors.handler404"

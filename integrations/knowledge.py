@@ -141,11 +141,9 @@ def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uu
     The webhook hot path: INSERT ... ON CONFLICT DO UPDATE ... RETURNING id (PostgreSQL and
     SQLite 3.35+). An unchanged, live row is left alone, and then its id is read separately.
     """
-    row = _entry_row(integration, record, content_hash(record), timezone.now())
-    sql, fields = _upsert_returning_id_sql(connection.vendor)
-    params = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
+    sql, _ = entry_upsert_returning_id_sql(connection.vendor)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, entry_row_params(integration, record))
         returned = cursor.fetchone()
     if returned is not None:
         return KnowledgeEntry._meta.pk.to_python(returned[0])
@@ -156,8 +154,14 @@ def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uu
     )
 
 
+def entry_row_params(integration: Integration, record: Record) -> list:
+    """The record as database parameters, in the column order of `entry_upsert_returning_id_sql`."""
+    row = _entry_row(integration, record, content_hash(record), timezone.now())
+    return [f.get_db_prep_save(getattr(row, f.attname), connection) for f in KnowledgeEntry._meta.concrete_fields]
+
+
 @functools.cache
-def _upsert_returning_id_sql(vendor: str) -> tuple[str, list]:
+def entry_upsert_returning_id_sql(vendor: str) -> tuple[str, list]:
     """The single-record upsert statement, built once per database vendor (hot path)."""
     quote = connection.ops.quote_name
     table = quote(KnowledgeEntry._meta.db_table)

@@ -18,6 +18,9 @@ TAGS = ["knowledge"]
 class EntryOutput(serializers.Serializer):
     id = serializers.UUIDField()
     integration_id = serializers.UUIDField()
+    # Where the entry came from, for readers (members) who may not list integrations.
+    integration_name = serializers.CharField(source="integration.name")
+    integration_type = serializers.CharField(source="integration.type")
     external_id = serializers.CharField()
     title = serializers.CharField()
     content = serializers.CharField()

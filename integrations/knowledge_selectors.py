@@ -18,7 +18,7 @@ def entry_list(
     query: str = "",
     include_deleted: bool = False,
 ) -> QuerySet[KnowledgeEntry]:
-    entries = KnowledgeEntry.objects.filter(organisation=organisation)
+    entries = KnowledgeEntry.objects.filter(organisation=organisation).select_related("integration")
     if integration_id is not None:
         if not Integration.objects.filter(organisation=organisation, id=integration_id).exists():
             raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
@@ -31,7 +31,7 @@ def entry_list(
 
 
 def entry_get(*, organisation: Organisation, entry_id: uuid.UUID) -> KnowledgeEntry:
-    entry = KnowledgeEntry.objects.filter(organisation=organisation, id=entry_id).first()
+    entry = KnowledgeEntry.objects.select_related("integration").filter(organisation=organisation, id=entry_id).first()
     if entry is None:
         raise ApiError(ErrorCode.NOT_FOUND, "Knowledge entry not found.")
     return entry

@@ -62,4 +62,7 @@ def oauth_callback_view(request: HttpRequest) -> HttpResponse:
     )
     response["Cache-Control"] = "no-store"
     response["Referrer-Policy"] = "no-referrer"
+    # Django's default COOP (same-origin) would cut the popup off from its opener after the provider's
+    # cross-origin pages, leaving `window.opener` null and the message unsent.
+    response["Cross-Origin-Opener-Policy"] = "unsafe-none"
     return response

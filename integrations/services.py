@@ -59,12 +59,39 @@ def webhook_url(integration: Integration) -> str:
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}/api/v1/integrations/webhook/{integration.id}/receive"
 
 
-@transaction.atomic
 def integration_create(
     *, organisation: Organisation, user: User, type: str, name: str, config: dict[str, Any]
 ) -> tuple[Integration, dict[str, Any]]:
     """Create an integration. Returns it and what is shown only once (a webhook's secret and URL)."""
     connector_cls = connector_class_or_error(type)
+    if connector_cls.probe_on_create:
+        # Checked before the live call (same order of errors), and again under the lock below.
+        plan_limit_check(organisation=organisation)
+        credentials_live_check(connector_cls, validated_config(connector_cls, config))
+    return _integration_create_locked(
+        organisation=organisation, user=user, connector_cls=connector_cls, name=name, config=config
+    )
+
+
+def credentials_live_check(connector_cls: type[Connector], config: dict[str, Any]) -> None:
+    """The connector's probe on a config not yet stored: refused credentials are a 400 on the config."""
+    _probe_result_check(connector_cls(config=config))
+
+
+def _probe_result_check(connector: Connector) -> None:
+    try:
+        result = connector.probe()  # type: ignore[attr-defined]
+    except UpstreamError as exc:
+        raise ApiError(ErrorCode.UPSTREAM_ERROR, f"Could not check the credentials: {exc.message}") from exc
+    if not result.healthy:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "The credentials were refused.", {"config": [result.message]})
+
+
+@transaction.atomic
+def _integration_create_locked(
+    *, organisation: Organisation, user: User, connector_cls: type[Connector], name: str, config: dict[str, Any]
+) -> tuple[Integration, dict[str, Any]]:
+    type = connector_cls.info.type
     # Lock the organisation row so two concurrent creates cannot both pass the plan limit.
     Organisation.objects.select_for_update().filter(id=organisation.id).first()
     plan_limit_check(organisation=organisation)
@@ -118,6 +145,9 @@ def integration_update(
         # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
         merged = {**_stored_secrets(connector_cls, integration), **config}
         integration.config = validated_config(connector_cls, merged)
+        if connector_cls.probe_on_create:
+            # New credentials or a new selection are checked live, with the stored tokens if any.
+            _probe_result_check(connector_for(integration))
     integration.save()
     return integration
 
@@ -144,8 +174,15 @@ def connector_for(integration: Integration) -> Connector:
             credentials_sealed=integration.credentials_sealed, updated_at=timezone.now()
         )
 
+    def load_credentials() -> dict[str, Any]:
+        stored = Integration.objects.filter(pk=integration.pk).first()
+        return stored.credentials if stored is not None else integration.credentials
+
     return connector_cls(
-        config=integration.config, credentials=integration.credentials, save_credentials=save_credentials
+        config=integration.config,
+        credentials=integration.credentials,
+        save_credentials=save_credentials,
+        load_credentials=load_credentials,
     )
 
 

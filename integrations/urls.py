@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from integrations import apis
+from integrations import action_apis, apis
 
 app_name = "integrations"
 
@@ -26,4 +26,10 @@ urlpatterns = [
         name="job-detail",
     ),
     path("<uuid:integration_id>/preview", apis.IntegrationPreviewApi.as_view(), name="preview"),
+    path("<uuid:integration_id>/actions", action_apis.IntegrationActionListApi.as_view(), name="actions"),
+    path(
+        "<uuid:integration_id>/actions/<str:action>",
+        action_apis.IntegrationActionRunApi.as_view(),
+        name="action-run",
+    ),
 ]

@@ -51,11 +51,11 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
         return response
     try:
         integration, payload, raw_body, delivery_key = _verified_delivery(request, integration_id)
+        receipt = services.webhook_receive(
+            integration=integration, payload=payload, raw_body=raw_body, delivery_key=delivery_key
+        )
     except ApiError as exc:
         return error_response(exc.error_code, exc.message, exc.details)
-    receipt = services.webhook_receive(
-        integration=integration, payload=payload, raw_body=raw_body, delivery_key=delivery_key
-    )
     body = {
         "integration_id": str(integration.id),
         "accepted": receipt.accepted,

@@ -98,8 +98,10 @@ def test_no_token_is_unauthorized():
     assert_error(APIClient().get(ME_URL), 401, "UNAUTHORIZED")
 
 
-def test_garbage_token_is_unauthorized():
-    assert_error(bearer("garbage.token.here").get(ME_URL), 401, "UNAUTHORIZED")
+def test_garbage_token_is_unauthorized_with_a_readable_message():
+    response = bearer("garbage.token.here").get(ME_URL)
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert response.json()["error"]["message"] == "Given token not valid for any token type"
 
 
 def test_expired_token_is_unauthorized(org, make_member):

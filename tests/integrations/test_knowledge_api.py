@@ -11,8 +11,9 @@ from integrations.models import Integration, KnowledgeEntry
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/knowledge/entries"
 FIELDS = {
-    "id", "integration_id", "external_id", "title", "content", "html", "url", "author", "language",
-    "metadata", "source_created_at", "source_updated_at", "deleted_at", "created_at", "updated_at",
+    "id", "integration_id", "integration_name", "integration_type", "external_id", "title", "content", "html",
+    "url", "author", "language", "metadata", "source_created_at", "source_updated_at", "deleted_at",
+    "created_at", "updated_at",
 }
 
 
@@ -96,3 +97,13 @@ def test_invalid_integration_param_is_a_validation_error(org, make_member, clien
 def test_schema_documents_the_knowledge_endpoints(client):
     paths = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()["paths"]
     assert {"/api/v1/knowledge/entries", "/api/v1/knowledge/entries/{entry_id}"} <= set(paths)
+
+
+def test_entries_name_their_source_integration_for_readers_who_cannot_list_integrations(
+    org, make_member, client_for, django_assert_max_num_queries
+):
+    integration_with(org, 3, name="Wiki")
+    member = client_for(make_member(org, Role.MEMBER))
+    with django_assert_max_num_queries(6):  # the source comes with the entries, not one query per entry
+        body = member.get(URL).json()
+    assert {(e["integration_name"], e["integration_type"]) for e in body["results"]} == {("Wiki", "notes")}

@@ -420,3 +420,38 @@ def test_signing_secret_is_never_logged(webhook, caplog):
 
     assert caplog.records  # the mismatch is logged ...
     assert secret not in caplog.text  # ... without the secret
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
+def test_keyed_delivery_takes_one_statement_once_the_integration_is_known_on_postgresql(webhook):
+    """The hot path: entry and delivery row in one statement (no BEGIN/COMMIT); the lookup
+    before it only for the first delivery a process sees for an integration."""
+    from django.test.utils import CaptureQueriesContext
+
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    statements = []
+    for key in ("d-1", "d-2"):
+        with CaptureQueriesContext(connection) as queries:
+            response = post_signed(path, {"text": f"event {key}"}, secret, headers={"webhook-id": key})
+        assert response.status_code == 202, response.content
+        statements.append(len(queries))
+
+    assert statements == [2, 1]
+    deliveries = {d.idempotency_key: d for d in WebhookDelivery.objects.all()}
+    assert set(deliveries) == {"d-1", "d-2"} and all(d.accepted for d in deliveries.values())
+    assert str(deliveries["d-2"].entry_id) == response.json()["entry_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("headers", [{}, {"webhook-id": "after-delete"}])
+def test_delivery_to_an_integration_deleted_after_it_was_known_is_a_404(webhook, admin_client, headers):
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    assert post_signed(path, {"text": "before"}, secret).status_code == 202
+    assert admin_client.delete(f"/api/v1/integrations/{webhook['id']}").status_code == 204
+
+    response = post_signed(path, {"text": "after"}, secret, headers=headers)
+
+    assert_error(response, 404, "NOT_FOUND")
+    assert not KnowledgeEntry.objects.exists() and not WebhookDelivery.objects.exists()
+    assert_error(post_signed(path, {"text": "again"}, secret, headers=headers), 404, "NOT_FOUND")

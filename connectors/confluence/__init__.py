@@ -1,0 +1,1 @@
+"""Confluence Cloud: page sync as a source and the six page actions, over REST API v2."""
