@@ -83,8 +83,11 @@ def baseline_child(spec: dict) -> None:
     started = time.perf_counter()
     events = rows = 0
     with httpx.Client(base_url=spec["url"], timeout=60) as http, psycopg.connect(spec["database_url"]) as db:
-        token = http.post("/api/oauth/token", data={"grant_type": "client_credentials"},
-                          auth=(spec["client_id"], spec["client_secret"])).json()["access_token"]
+        token = http.post(
+            "/api/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(spec["client_id"], spec["client_secret"]),
+        ).json()["access_token"]
         http.headers["Authorization"] = f"Bearer {token}"
         for entity_type in spec["types"]:
             for suffix in ("/deletes", ""):
@@ -119,9 +122,14 @@ def baseline_child(spec: dict) -> None:
 
 def baseline_run(args, env, fake, organisation, integration) -> dict:
     spec = {
-        "url": fake.url, "client_id": fake.tenant.client_id, "client_secret": fake.tenant.client_secret,
-        "page_size": args.page_size, "types": list(integration.config.get("entity_types") or []) or None,
-        "database_url": args.database_url, "org_id": str(organisation.id), "integration_id": str(integration.id),
+        "url": fake.url,
+        "client_id": fake.tenant.client_id,
+        "client_secret": fake.tenant.client_secret,
+        "page_size": args.page_size,
+        "types": list(integration.config.get("entity_types") or []) or None,
+        "database_url": args.database_url,
+        "org_id": str(organisation.id),
+        "integration_id": str(integration.id),
     }
     from connectors.haiilo.mapping import SUPPORTED_TYPES
 
@@ -133,8 +141,21 @@ def baseline_run(args, env, fake, organisation, integration) -> dict:
 
 # --- the sync through a real worker ----------------------------------------------------------------------
 def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "celery", "-A", "hub", "worker", "--pool=solo", "-l", "warning", "-Q", queue,
-               "-n", f"bench-{os.getpid()}@%h"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "hub",
+        "worker",
+        "--pool=solo",
+        "-l",
+        "warning",
+        "-Q",
+        queue,
+        "-n",
+        f"bench-{os.getpid()}@%h",
+    ]
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -174,13 +195,23 @@ def changes_apply(tenant, count: int) -> None:
         entity_type = TYPES[n % len(TYPES)]
         ids = tenant.generated_ids(entity_type)
         if n % 5 == 3:
-            tenant.create(entity_type, name={"en": f"New {n}"}, description={"en": f"<p>Created {n}</p>"},
-                          title={"en": f"New {n}"}, textContent={"en": f"<p>Created {n}</p>"})
+            tenant.create(
+                entity_type,
+                name={"en": f"New {n}"},
+                description={"en": f"<p>Created {n}</p>"},
+                title={"en": f"New {n}"},
+                textContent={"en": f"<p>Created {n}</p>"},
+            )
         elif n % 5 == 4:
             tenant.delete(entity_type, ids[n])
         else:
-            tenant.update(entity_type, ids[n * 3], modifiedDate="2026-11-23T00:00:00Z",
-                          description={"en": f"<p>Changed {n}</p>"}, textContent={"en": f"<p>Changed {n}</p>"})
+            tenant.update(
+                entity_type,
+                ids[n * 3],
+                modifiedDate="2026-11-23T00:00:00Z",
+                description={"en": f"<p>Changed {n}</p>"},
+                textContent={"en": f"<p>Changed {n}</p>"},
+            )
 
 
 def main() -> int:
@@ -190,8 +221,18 @@ def main() -> int:
         return 0
     queue = f"bench-haiilo-{os.getpid()}"
     env = django_env(args, queue)
-    os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "CELERY_BROKER_URL",
-                                           "CELERY_TASK_DEFAULT_QUEUE", "ALLOW_PRIVATE_UPSTREAMS")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DJANGO_SETTINGS_MODULE",
+                "DATABASE_URL",
+                "CELERY_BROKER_URL",
+                "CELERY_TASK_DEFAULT_QUEUE",
+                "ALLOW_PRIVATE_UPSTREAMS",
+            )
+        }
+    )
     ensure_database(args.database_url)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     import django
@@ -210,8 +251,9 @@ def main() -> int:
     pages = fake.tenant.prerender(args.page_size)  # pages are served from memory: the fake is not measured
     print(f"  {pages} pages of up to {args.page_size} events rendered in advance", flush=True)
     with fake, tempfile.TemporaryDirectory() as tmp:
-        organisation = organisation_create(name=f"Bench {time.time():.0f}", plan_code="enterprise",
-                                           subscription_status="active")
+        organisation = organisation_create(
+            name=f"Bench {time.time():.0f}", plan_code="enterprise", subscription_status="active"
+        )
         config = fake.config(page_size=args.page_size)
         synced, _ = integration_create(organisation=organisation, user=None, type="haiilo", name="sync", config=config)
         raw_a, _ = integration_create(organisation=organisation, user=None, type="haiilo", name="raw", config=config)
@@ -247,12 +289,17 @@ def report(args, full, before, after, rss_idle, rss_full, incremental, gets, tok
     print()
     print(f"{'':28}{'events':>9}{'created':>9}{'seconds':>9}{'events/s':>10}{'entries/s':>11}{'peak RSS MB':>13}")
     for name, b in (("raw loop (before)", before), ("raw loop (after)", after)):
-        print(f"{name:28}{b['events']:>9}{b['rows']:>9}{b['seconds']:>9.2f}{b['events'] / b['seconds']:>10.0f}"
-              f"{b['rows'] / b['seconds']:>11.0f}{b['peak_rss_mb']:>13.1f}")
-    print(f"{'sync (worker, job time)':28}{job.records_synced:>9}{job.entries_created:>9}{full['seconds']:>9.2f}"
-          f"{sync_rate:>10.0f}{job.entries_created / full['seconds']:>11.0f}{rss_full:>13.1f}")
-    print(f"{'sync (wall, with dispatch)':28}{'':>9}{'':>9}{full['wall']:>9.2f}"
-          f"{job.records_synced / full['wall']:>10.0f}")
+        print(
+            f"{name:28}{b['events']:>9}{b['rows']:>9}{b['seconds']:>9.2f}{b['events'] / b['seconds']:>10.0f}"
+            f"{b['rows'] / b['seconds']:>11.0f}{b['peak_rss_mb']:>13.1f}"
+        )
+    print(
+        f"{'sync (worker, job time)':28}{job.records_synced:>9}{job.entries_created:>9}{full['seconds']:>9.2f}"
+        f"{sync_rate:>10.0f}{job.entries_created / full['seconds']:>11.0f}{rss_full:>13.1f}"
+    )
+    print(
+        f"{'sync (wall, with dispatch)':28}{'':>9}{'':>9}{full['wall']:>9.2f}{job.records_synced / full['wall']:>10.0f}"
+    )
     print()
     print(f"sync / raw rate: {sync_rate / raw_rate:.2f} (target >= {RATIO_TARGET}; raw = the faster raw run)")
     print(f"worker peak RSS: {rss_full:.1f} MB (idle {rss_idle:.1f} MB; target < {RSS_TARGET_MB:.0f} MB)")
@@ -261,16 +308,21 @@ def report(args, full, before, after, rss_idle, rss_full, incremental, gets, tok
     for path in gets:
         entity_type = urlsplit(path).path.split("/")[4]
         per_type[entity_type] = per_type.get(entity_type, 0) + 1
-    print(f"incremental after {args.changes} changes: {len(gets)} event/delete requests + {tokens} token "
-          f"request(s) ({', '.join(f'{t} {n}' for t, n in per_type.items())}); "
-          f"{inc.records_synced} records synced, {inc.progress.get('entries_deleted')} deleted; "
-          f"job {incremental['seconds']:.2f} s, wall {incremental['wall']:.2f} s")
+    print(
+        f"incremental after {args.changes} changes: {len(gets)} event/delete requests + {tokens} token "
+        f"request(s) ({', '.join(f'{t} {n}' for t, n in per_type.items())}); "
+        f"{inc.records_synced} records synced, {inc.progress.get('entries_deleted')} deleted; "
+        f"job {incremental['seconds']:.2f} s, wall {incremental['wall']:.2f} s"
+    )
 
 
 def check(synced, raw, full, KnowledgeEntry) -> int:
     """The sync and the raw loop wrote the same rows (same content hashes for the same ids)."""
-    ours = dict(KnowledgeEntry.objects.filter(integration=synced, deleted_at__isnull=True)
-                .values_list("external_id", "content_hash"))
+    ours = dict(
+        KnowledgeEntry.objects.filter(integration=synced, deleted_at__isnull=True).values_list(
+            "external_id", "content_hash"
+        )
+    )
     theirs = dict(KnowledgeEntry.objects.filter(integration=raw).values_list("external_id", "content_hash"))
     job = full["job"]
     problems = []

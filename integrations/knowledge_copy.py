@@ -52,8 +52,15 @@ def _statements() -> tuple[str, str, str]:
     updates = ", ".join(f"{quote(name)} = EXCLUDED.{quote(name)}" for name in UPDATED_COLUMNS)
     target_columns = ", ".join(
         quote(name)
-        for name in ("id", "organisation_id", "integration_id", *(n for n, _ in STAGE_COLUMNS), "deleted_at",
-                     "created_at", "updated_at")
+        for name in (
+            "id",
+            "organisation_id",
+            "integration_id",
+            *(n for n, _ in STAGE_COLUMNS),
+            "deleted_at",
+            "created_at",
+            "updated_at",
+        )
     )
     merge = (
         f"INSERT INTO {table} AS e ({target_columns}) "

@@ -140,16 +140,18 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             try:
                 client.token()
             except CredentialInvalid:
-                return ProbeResult(False, "Haiilo token request returned 401 Unauthorized: check the client ID "
-                                          "and secret.")
+                return ProbeResult(
+                    False, "Haiilo token request returned 401 Unauthorized: check the client ID and secret."
+                )
             except UpstreamError as exc:
                 return ProbeResult(False, _named(exc, "token request").message)
             try:
                 client.events_page(entity_type, start_id=0, page_size=1)
             except UpstreamError as exc:
                 return ProbeResult(False, _named(exc, f"events of '{entity_type}'").message)
-        return ProbeResult(True, f"Haiilo credentials verified: a token was issued and '{entity_type}' events "
-                                 "are readable.")
+        return ProbeResult(
+            True, f"Haiilo credentials verified: a token was issued and '{entity_type}' events are readable."
+        )
 
     def preview(self) -> PreviewResult:
         """Per entity type: reachable or not, and 0 when it has no events. Haiilo's API gives no totals,

@@ -209,8 +209,9 @@ def map_timeline_item(event: dict[str, Any]) -> Parts:
     first_line = text.split("\n", 1)[0]
     title = first_line[:TITLE_FROM_TEXT_CHARS] or (f"Post by {author}" if author else "Timeline post")
     extra = {"item_type": event.get("itemType")}
-    return Parts(title=title, text=text, html=body if "<" in body else None, language=language, author=author,
-                 extra=extra)
+    return Parts(
+        title=title, text=text, html=body if "<" in body else None, language=language, author=author, extra=extra
+    )
 
 
 def map_generic(event: dict[str, Any]) -> Parts:

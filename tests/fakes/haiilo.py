@@ -151,8 +151,12 @@ class HaiiloTenant:
         with self.lock:
             self.tokens[token] = time.monotonic() + self.token_lifetime
             self.token_requests += 1
-        return {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime,
-                "scope": "events:read"}
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_lifetime,
+            "scope": "events:read",
+        }
 
     def token_valid(self, token: str) -> bool:
         with self.lock:
@@ -192,8 +196,13 @@ class HaiiloTenant:
         return body
 
     def _event_body(self, event: Event) -> dict[str, Any]:
-        base = {"eventId": event.event_id, "entityType": event.entity_type, "entityId": event.entity_id,
-                "eventType": event.event_type, "tenantId": self.tenant_id}
+        base = {
+            "eventId": event.event_id,
+            "entityType": event.entity_type,
+            "entityId": event.entity_id,
+            "eventType": event.event_type,
+            "tenantId": self.tenant_id,
+        }
         if event.event_type == "DELETE":
             return base
         state = event.fields if event.fields is not None else render_generated(event)
@@ -241,36 +250,70 @@ def render_generated(event: Event) -> dict[str, Any]:
     common = {"id": entity_id, "createdDate": _iso(event.number), "modifiedDate": _iso(event.number + event.version)}
     if kind == "user":
         first, last = _words(rng, 1).title(), _words(rng, 1).title()
-        return {**common, "displayName": f"{first} {last}", "firstName": first, "lastName": last,
-                "email": f"{entity_id}@example.com", "status": "INACTIVE" if event.number % 50 == 49 else "ACTIVE",
-                "locale": "en", "properties": {"jobTitle": _words(rng, 2).title(), "department": _words(rng, 1)},
-                "target": {"name": "user", "params": {"id": entity_id, "slug": entity_id}}}
+        return {
+            **common,
+            "displayName": f"{first} {last}",
+            "firstName": first,
+            "lastName": last,
+            "email": f"{entity_id}@example.com",
+            "status": "INACTIVE" if event.number % 50 == 49 else "ACTIVE",
+            "locale": "en",
+            "properties": {"jobTitle": _words(rng, 2).title(), "department": _words(rng, 1)},
+            "target": {"name": "user", "params": {"id": entity_id, "slug": entity_id}},
+        }
     if kind == "app":
-        return {**common, "type": rng.choice(["blog", "wiki", "file-library"]),
-                "name": {"en": _words(rng, 3).title(), "de": _words(rng, 3).title()},
-                "textContent": {"en": f"<p>{_words(rng, 20)}</p>"}, "visibility": "PUBLIC", "active": True,
-                "enabled": True, "defaultLanguage": "en",
-                "target": {"name": "app", "params": {"appId": entity_id}}}
+        return {
+            **common,
+            "type": rng.choice(["blog", "wiki", "file-library"]),
+            "name": {"en": _words(rng, 3).title(), "de": _words(rng, 3).title()},
+            "textContent": {"en": f"<p>{_words(rng, 20)}</p>"},
+            "visibility": "PUBLIC",
+            "active": True,
+            "enabled": True,
+            "defaultLanguage": "en",
+            "target": {"name": "app", "params": {"appId": entity_id}},
+        }
     if kind == "blog-article":
-        return {**common, "title": {"en": _words(rng, 6).title(), "de": _words(rng, 6).title()},
-                "textContent": {"en": _html(rng, 5), "de": _html(rng, 2)}, "defaultLanguage": "en",
-                "status": "DRAFT" if event.number % 20 == 19 else "PUBLISHED", "visibility": "PUBLIC",
-                "author": {"id": f"us-{event.number % 997:08d}", "type": "user"}, "appId": "ap-00000001",
-                "publishDate": common["createdDate"],
-                "target": {"name": "blog_article_detail", "params": {"appId": "ap-00000001", "articleId": entity_id}}}
-    if kind in ("page", "workspace"):
-        return {**common, "name": {"en": _words(rng, 3).title()}, "description": {"en": f"<p>{_words(rng, 30)}</p>"},
-                "defaultLanguage": "en", "visibility": "PRIVATE" if event.number % 10 == 9 else "PUBLIC",
-                "target": {"name": kind, "params": {"id": entity_id, "slug": entity_id}}}
-    if kind == "file":
-        return {**common, "name": f"{_words(rng, 2).replace(' ', '-')}.pdf", "description": _words(rng, 25),
-                "contentType": "application/pdf", "size": rng.randrange(10_000, 5_000_000),
-                "currentVersionBlobReference": {"groupId": "g-1", "uid": entity_id},
-                "target": {"name": "file_detail", "params": {"fileId": entity_id}}}
-    return {**common, "itemType": "POST", "status": "HIDDEN" if event.number % 25 == 24 else "VISIBLE",
+        return {
+            **common,
+            "title": {"en": _words(rng, 6).title(), "de": _words(rng, 6).title()},
+            "textContent": {"en": _html(rng, 5), "de": _html(rng, 2)},
+            "defaultLanguage": "en",
+            "status": "DRAFT" if event.number % 20 == 19 else "PUBLISHED",
+            "visibility": "PUBLIC",
             "author": {"id": f"us-{event.number % 997:08d}", "type": "user"},
-            "data": {"message": f"{_words(rng, 25)}"}, "attachments": [],
-            "target": {"name": "timeline_item", "params": {"itemId": entity_id}}}
+            "appId": "ap-00000001",
+            "publishDate": common["createdDate"],
+            "target": {"name": "blog_article_detail", "params": {"appId": "ap-00000001", "articleId": entity_id}},
+        }
+    if kind in ("page", "workspace"):
+        return {
+            **common,
+            "name": {"en": _words(rng, 3).title()},
+            "description": {"en": f"<p>{_words(rng, 30)}</p>"},
+            "defaultLanguage": "en",
+            "visibility": "PRIVATE" if event.number % 10 == 9 else "PUBLIC",
+            "target": {"name": kind, "params": {"id": entity_id, "slug": entity_id}},
+        }
+    if kind == "file":
+        return {
+            **common,
+            "name": f"{_words(rng, 2).replace(' ', '-')}.pdf",
+            "description": _words(rng, 25),
+            "contentType": "application/pdf",
+            "size": rng.randrange(10_000, 5_000_000),
+            "currentVersionBlobReference": {"groupId": "g-1", "uid": entity_id},
+            "target": {"name": "file_detail", "params": {"fileId": entity_id}},
+        }
+    return {
+        **common,
+        "itemType": "POST",
+        "status": "HIDDEN" if event.number % 25 == 24 else "VISIBLE",
+        "author": {"id": f"us-{event.number % 997:08d}", "type": "user"},
+        "data": {"message": f"{_words(rng, 25)}"},
+        "attachments": [],
+        "target": {"name": "timeline_item", "params": {"itemId": entity_id}},
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -295,8 +338,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
-        if parts[:3] != ["web", "content-connector", "events"] or len(parts) not in (4, 5) or (
-            len(parts) == 5 and parts[4] != "deletes"
+        if (
+            parts[:3] != ["web", "content-connector", "events"]
+            or len(parts) not in (4, 5)
+            or (len(parts) == 5 and parts[4] != "deletes")
         ):
             return self._send(404, {"error": "not_found"})
         entity_type, deletes = parts[3], len(parts) == 5
@@ -374,8 +419,12 @@ class FakeHaiilo:
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """A valid connector config for this fake."""
-        return {"base_url": self.url, "client_id": self.tenant.client_id,
-                "client_secret": self.tenant.client_secret, **overrides}
+        return {
+            "base_url": self.url,
+            "client_id": self.tenant.client_id,
+            "client_secret": self.tenant.client_secret,
+            **overrides,
+        }
 
     def api_requests(self) -> list[str]:
         return [path for method, path, _ in self.tenant.requests if method == "GET"]

@@ -24,9 +24,12 @@ def run(integration) -> object:
 
 def test_a_record_and_a_deletion_of_one_object_in_one_batch_keep_their_order(scripted):  # noqa: F811
     ScriptedSource.script = [
-        Record("x", "X", "first"), Deletion("x"),  # deleted after it was written: a tombstone
-        Deletion("y"), Record("y", "Y", "back"),  # written after it was deleted: alive
-        Record("z", "Z", "one"), Record("z", "Z", "two"),  # the later record wins, the earlier is a duplicate
+        Record("x", "X", "first"),
+        Deletion("x"),  # deleted after it was written: a tombstone
+        Deletion("y"),
+        Record("y", "Y", "back"),  # written after it was deleted: alive
+        Record("z", "Z", "one"),
+        Record("z", "Z", "two"),  # the later record wins, the earlier is a duplicate
     ]
     job = run(scripted)
     entries = {e.external_id: e for e in KnowledgeEntry.objects.filter(integration=scripted)}
@@ -39,7 +42,9 @@ def test_a_record_and_a_deletion_of_one_object_in_one_batch_keep_their_order(scr
 def test_skipped_items_are_counted_and_their_reasons_summed_up_in_the_log(scripted):  # noqa: F811
     ScriptedSource.script = [
         Record("a", "A", "alpha"),
-        Skipped("d1", "status DRAFT"), Skipped("d2", "status DRAFT"), Skipped("p", "visibility PRIVATE"),
+        Skipped("d1", "status DRAFT"),
+        Skipped("d2", "status DRAFT"),
+        Skipped("p", "visibility PRIVATE"),
         Checkpoint({"cursor": 3}),
     ]
     job = run(scripted)

@@ -22,8 +22,13 @@ class Clock:
 
 
 def client_for(haiilo: FakeHaiilo, clock: Clock | None = None, **kwargs) -> HaiiloClient:
-    return HaiiloClient(base_url=haiilo.url, client_id=haiilo.tenant.client_id,
-                        client_secret=haiilo.tenant.client_secret, clock=clock or Clock(), **kwargs)
+    return HaiiloClient(
+        base_url=haiilo.url,
+        client_id=haiilo.tenant.client_id,
+        client_secret=haiilo.tenant.client_secret,
+        clock=clock or Clock(),
+        **kwargs,
+    )
 
 
 def test_the_token_request_is_client_credentials_with_basic_client_auth():

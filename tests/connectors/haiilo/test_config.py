@@ -62,8 +62,12 @@ def test_several_bad_fields_are_all_named_at_once(admin_client):
 
 
 def test_a_valid_config_is_normalised_stored_sealed_and_never_shown(admin_client):
-    config = {**VALID, "base_url": "https://acme.haiilo.com/", "entity_types": " Blog-Article, page,page ,event",
-              "page_size": 500.0}
+    config = {
+        **VALID,
+        "base_url": "https://acme.haiilo.com/",
+        "entity_types": " Blog-Article, page,page ,event",
+        "page_size": 500.0,
+    }
     response = admin_client.post(BASE, {"type": "haiilo", "name": "Intranet", "config": config}, format="json")
     assert response.status_code == 201, response.content
     assert "s3cret" not in response.content.decode() and "config" not in response.json()

@@ -24,14 +24,22 @@ def mapped(entity_type: str, **fields) -> Record:
 
 def test_a_blog_article_is_its_title_clean_text_author_and_deep_link():
     record = mapped(
-        "blog-article", title={"en": "Welcome"}, defaultLanguage="en", status="PUBLISHED", visibility="PUBLIC",
+        "blog-article",
+        title={"en": "Welcome"},
+        defaultLanguage="en",
+        status="PUBLISHED",
+        visibility="PUBLIC",
         textContent={"en": "<h1>Hi</h1><p>Our <b>new</b> office&nbsp;opens.</p><script>track()</script>"},
-        author={"id": "u-9", "type": "user", "displayName": "Ann Lee"}, createdDate="2026-01-02T03:04:05Z",
+        author={"id": "u-9", "type": "user", "displayName": "Ann Lee"},
+        createdDate="2026-01-02T03:04:05Z",
         modifiedDate=1767322800000,
         target={"name": "blog_article_detail", "params": {"appId": "a-1", "articleId": "e-1"}},
     )
-    assert (record.external_id, record.title, record.content) == ("blog-article:e-1", "Welcome",
-                                                                  "Hi\nOur new office opens.")
+    assert (record.external_id, record.title, record.content) == (
+        "blog-article:e-1",
+        "Welcome",
+        "Hi\nOur new office opens.",
+    )
     assert record.html.startswith("<h1>Hi</h1>") and record.author == "Ann Lee" and record.language == "en"
     assert record.url == f"{BASE}/apps/a-1/articles/e-1"
     assert record.source_created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -41,18 +49,32 @@ def test_a_blog_article_is_its_title_clean_text_author_and_deep_link():
 
 
 def test_a_user_is_a_small_profile_entry():
-    record = mapped("user", displayName="Ann Lee", email="ann@acme.example", status="ACTIVE", locale="de_DE",
-                    properties={"jobTitle": "Engineer", "department": "R&D"},
-                    target={"name": "user", "params": {"id": "e-1", "slug": "ann-lee"}})
+    record = mapped(
+        "user",
+        displayName="Ann Lee",
+        email="ann@acme.example",
+        status="ACTIVE",
+        locale="de_DE",
+        properties={"jobTitle": "Engineer", "department": "R&D"},
+        target={"name": "user", "params": {"id": "e-1", "slug": "ann-lee"}},
+    )
     assert record.title == "Ann Lee"
     assert record.content == "Email: ann@acme.example\nJob title: Engineer\nDepartment: R&D"
     assert (record.url, record.language) == (f"{BASE}/profile/ann-lee", "de")
 
 
 def test_an_app_is_its_name_and_description():
-    record = mapped("app", type="wiki", name={"en": "Handbook", "de": "Handbuch"}, defaultLanguage="de",
-                    textContent={"de": "<p>Alles über uns</p>"}, visibility="PUBLIC", active=True, enabled=True,
-                    target={"name": "app", "params": {"appId": "e-1"}})
+    record = mapped(
+        "app",
+        type="wiki",
+        name={"en": "Handbook", "de": "Handbuch"},
+        defaultLanguage="de",
+        textContent={"de": "<p>Alles über uns</p>"},
+        visibility="PUBLIC",
+        active=True,
+        enabled=True,
+        target={"name": "app", "params": {"appId": "e-1"}},
+    )
     assert (record.title, record.content, record.language) == ("Handbuch", "Alles über uns", "de")
     assert record.metadata["app_type"] == "wiki" and record.metadata["translations"] == {"en": {"title": "Handbook"}}
     assert record.url == f"{BASE}/apps/e-1"
@@ -60,31 +82,52 @@ def test_an_app_is_its_name_and_description():
 
 @pytest.mark.parametrize("entity_type", ["page", "workspace"])
 def test_pages_and_workspaces_are_their_name_and_description(entity_type):
-    record = mapped(entity_type, name={"en": "HR"}, description={"en": "<p>People &amp; culture</p>"},
-                    visibility="PUBLIC", target={"name": entity_type, "params": {"id": "e-1", "slug": "hr"}})
+    record = mapped(
+        entity_type,
+        name={"en": "HR"},
+        description={"en": "<p>People &amp; culture</p>"},
+        visibility="PUBLIC",
+        target={"name": entity_type, "params": {"id": "e-1", "slug": "hr"}},
+    )
     assert (record.title, record.content) == ("HR", "People & culture")
     assert record.url == f"{BASE}/{entity_type}s/hr"
 
 
 def test_a_file_is_its_name_description_and_type():
-    record = mapped("file", name="travel-policy.pdf", description="Rules for trips", contentType="application/pdf",
-                    size=1234, target={"name": "file_detail", "params": {"fileId": "e-1"}})
+    record = mapped(
+        "file",
+        name="travel-policy.pdf",
+        description="Rules for trips",
+        contentType="application/pdf",
+        size=1234,
+        target={"name": "file_detail", "params": {"fileId": "e-1"}},
+    )
     assert (record.title, record.content, record.url) == ("travel-policy.pdf", "Rules for trips", f"{BASE}/files/e-1")
     assert record.metadata["content_type"] == "application/pdf" and record.metadata["size"] == 1234
 
 
 def test_a_timeline_item_is_its_message_with_attachments_and_a_title_from_its_first_line():
-    record = mapped("timeline-item", itemType="POST", status="VISIBLE", author={"id": "u-2", "type": "user"},
-                    data={"message": "Lunch is on us today!<br>See you at noon."},
-                    attachments=[{"name": "menu.pdf", "contentType": "application/pdf"}])
+    record = mapped(
+        "timeline-item",
+        itemType="POST",
+        status="VISIBLE",
+        author={"id": "u-2", "type": "user"},
+        data={"message": "Lunch is on us today!<br>See you at noon."},
+        attachments=[{"name": "menu.pdf", "contentType": "application/pdf"}],
+    )
     assert record.title == "Lunch is on us today!"
     assert record.content == "Lunch is on us today!\nSee you at noon.\nAttachments: menu.pdf"
     assert (record.author, record.url) == ("u-2", "")  # no target: no deep link
 
 
 def test_a_type_never_seen_is_mapped_from_its_common_fields():
-    record = mapped("event", subject={"en": "Summer party"}, description={"en": "<p>At the lake</p>"},
-                    defaultLanguage="en", target={"url": "/events/e-1"})
+    record = mapped(
+        "event",
+        subject={"en": "Summer party"},
+        description={"en": "<p>At the lake</p>"},
+        defaultLanguage="en",
+        target={"url": "/events/e-1"},
+    )
     assert (record.external_id, record.title, record.content) == ("event:e-1", "Summer party", "At the lake")
     assert record.url == f"{BASE}/events/e-1"
     untitled = mapped("poll", text="Which day suits you best?\nVote below")
@@ -97,8 +140,12 @@ def test_a_type_never_seen_is_mapped_from_its_common_fields():
     ids=["default-language", "missing-default-falls-back-to-english", "no-default"],
 )
 def test_multilingual_maps_use_the_default_language_and_keep_the_others(default, expected_title, expected_language):
-    record = mapped("blog-article", defaultLanguage=default, title={"en": "Welcome", "de": "Willkommen"},
-                    textContent={"en": "<p>Hello</p>", "de": "<p>Hallo</p>"})
+    record = mapped(
+        "blog-article",
+        defaultLanguage=default,
+        title={"en": "Welcome", "de": "Willkommen"},
+        textContent={"en": "<p>Hello</p>", "de": "<p>Hallo</p>"},
+    )
     assert (record.title, record.language) == (expected_title, expected_language)
     others = record.metadata["translations"]
     assert expected_language not in others and set(others) == {"en", "de"} - {expected_language}

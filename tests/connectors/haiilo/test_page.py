@@ -11,7 +11,7 @@ from connectors.haiilo.page import EventsPage
 
 EVENTS = [
     {"eventId": 3, "entityId": "a", "title": {"en": "Brackets ] } and , commas"}, "tags": [1, [2, {"x": None}]]},
-    {"eventId": 5, "entityId": "b", "textContent": {"de": "Grüße \u2013 \"quoted\""}},
+    {"eventId": 5, "entityId": "b", "textContent": {"de": 'Grüße \u2013 "quoted"'}},
 ]
 
 
@@ -21,7 +21,7 @@ EVENTS = [
         json.dumps({"amount": 2, "lastEventId": 9, "content": EVENTS}),
         json.dumps({"content": EVENTS, "amount": 2, "lastEventId": 9}),
         json.dumps({"amount": 2, "content": EVENTS, "lastEventId": 9, "extra": {"nested": [1, 2]}}, indent=2),
-        "\n {\"lastEventId\" : 9 ,\r\n \"content\" :\t[ " + " , ".join(json.dumps(e) for e in EVENTS) + " ] } \n",
+        '\n {"lastEventId" : 9 ,\r\n "content" :\t[ ' + " , ".join(json.dumps(e) for e in EVENTS) + " ] } \n",
     ],
     ids=["cursor-first", "cursor-last", "indented-with-extras", "odd-whitespace"],
 )

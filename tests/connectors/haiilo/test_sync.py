@@ -11,8 +11,13 @@ from tests.fakes.haiilo import TYPES, Fault
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 # The generated tenant's rules (tests/fakes/haiilo.py, render_generated): which numbers are not public.
-GENERATED_SKIPS = {"user": (50, 49), "blog-article": (20, 19), "page": (10, 9), "workspace": (10, 9),
-                   "timeline-item": (25, 24)}
+GENERATED_SKIPS = {
+    "user": (50, 49),
+    "blog-article": (20, 19),
+    "page": (10, 9),
+    "workspace": (10, 9),
+    "timeline-item": (25, 24),
+}
 
 
 def generated_is_skipped(entity_type: str, number: int) -> bool:
@@ -22,7 +27,8 @@ def generated_is_skipped(entity_type: str, number: int) -> bool:
 
 def expected_live(tenant) -> set[str]:
     return {
-        f"{t}:{i}" for (t, i), event in tenant.latest.items()
+        f"{t}:{i}"
+        for (t, i), event in tenant.latest.items()
         if event.event_type != "DELETE" and not generated_is_skipped(t, event.number)
     }
 
@@ -32,9 +38,7 @@ def live_entries(integration_id: str) -> dict[str, KnowledgeEntry]:
     return {entry.external_id: entry for entry in entries}
 
 
-def test_full_sync_imports_every_public_entity_once_and_fills_the_counters(
-    celery_worker_process, admin_client, haiilo
-):
+def test_full_sync_imports_every_public_entity_once_and_fills_the_counters(celery_worker_process, admin_client, haiilo):
     haiilo.tenant.generate(1200, update_share=0)
     integration_id = create_integration(admin_client, haiilo, page_size=150)
     job = run_sync(admin_client, integration_id)
@@ -69,8 +73,13 @@ def test_second_sync_fetches_nothing_old_and_a_third_only_the_changes(celery_wor
 
     article = tenant.generated_ids("blog-article")[0]
     tenant.update("blog-article", article, title={"en": "Travel policy 2027"})
-    new_page = tenant.create("page", name={"en": "Sustainability"}, description={"en": "<p>Our goals.</p>"},
-                             visibility="PUBLIC", defaultLanguage="en")
+    new_page = tenant.create(
+        "page",
+        name={"en": "Sustainability"},
+        description={"en": "<p>Our goals.</p>"},
+        visibility="PUBLIC",
+        defaultLanguage="en",
+    )
     mark = len(haiilo.api_requests())
     third = run_sync(admin_client, integration_id)
     assert third["status"] == "completed"
@@ -110,8 +119,17 @@ def test_an_interrupted_sync_resumes_where_it_stopped_without_duplicates_or_gaps
 
 def test_deletions_become_tombstones_counted_in_the_job(celery_worker_process, admin_client, haiilo):
     tenant = haiilo.tenant
-    ids = [tenant.create("blog-article", title={"en": f"Article {n}"}, textContent={"en": f"<p>Body {n}</p>"},
-                         status="PUBLISHED", visibility="PUBLIC", defaultLanguage="en") for n in range(4)]
+    ids = [
+        tenant.create(
+            "blog-article",
+            title={"en": f"Article {n}"},
+            textContent={"en": f"<p>Body {n}</p>"},
+            status="PUBLISHED",
+            visibility="PUBLIC",
+            defaultLanguage="en",
+        )
+        for n in range(4)
+    ]
     integration_id = create_integration(admin_client, haiilo)
     assert run_sync(admin_client, integration_id)["entries_created"] == 4
     tenant.update("blog-article", ids[1], title={"en": "Edited before it was deleted"})
@@ -193,11 +211,21 @@ def test_multilingual_content_lands_in_its_default_language_with_the_others_kept
     celery_worker_process, admin_client, haiilo
 ):
     tenant = haiilo.tenant
-    german = tenant.create("blog-article", defaultLanguage="de", status="PUBLISHED", visibility="PUBLIC",
-                           title={"en": "Welcome", "de": "Willkommen"},
-                           textContent={"en": "<p>Hello &amp; welcome</p>", "de": "<p>Hallo &amp; willkommen</p>"})
-    fallback = tenant.create("page", defaultLanguage="fr", visibility="PUBLIC", name={"en": "Canteen", "de": "Kantine"},
-                             description={"de": "<p>Speiseplan</p>"})
+    german = tenant.create(
+        "blog-article",
+        defaultLanguage="de",
+        status="PUBLISHED",
+        visibility="PUBLIC",
+        title={"en": "Welcome", "de": "Willkommen"},
+        textContent={"en": "<p>Hello &amp; welcome</p>", "de": "<p>Hallo &amp; willkommen</p>"},
+    )
+    fallback = tenant.create(
+        "page",
+        defaultLanguage="fr",
+        visibility="PUBLIC",
+        name={"en": "Canteen", "de": "Kantine"},
+        description={"de": "<p>Speiseplan</p>"},
+    )
     integration_id = create_integration(admin_client, haiilo, entity_types="blog-article,page")
     assert run_sync(admin_client, integration_id)["status"] == "completed"
     entries = live_entries(integration_id)
