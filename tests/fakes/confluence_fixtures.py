@@ -7,11 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes.confluence import CLIENT_ID, CLIENT_SECRET, FakeAtlassian
+from tests.fakes.confluence_openapi import v2_spec
 
 
 @pytest.fixture
 def atlassian(settings) -> Iterator[FakeAtlassian]:
     """The fake, with the ATLASSIAN_* settings pointing at it; no OpenAPI violation may be left."""
+    v2_spec()  # a missing description fails here, plainly, not as dropped connections in the fake
     with FakeAtlassian() as fake:
         settings.ATLASSIAN_AUTH_URL = fake.auth_url
         settings.ATLASSIAN_API_URL = fake.api_url
