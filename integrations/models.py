@@ -115,8 +115,12 @@ class KnowledgeEntry(models.Model):
     """One upstream object in the organisation's knowledge base, upserted by (integration, external_id)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="knowledge_entries")
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="entries")
+    # No single-column indexes: the organisation index and the unique (integration, external_id)
+    # constraint below lead with these columns, and every index is one more write per entry.
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="knowledge_entries", db_index=False
+    )
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="entries", db_index=False)
     external_id = models.CharField(max_length=512)
     title = models.CharField(max_length=1000, blank=True, default="")
     content = models.TextField(blank=True, default="")
@@ -167,7 +171,8 @@ class OAuthState(SealedModelMixin, models.Model):
 class WebhookDelivery(models.Model):
     """The first answer to a delivery with an idempotency key, replayed for retries of it."""
 
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    # The unique (integration, idempotency_key) constraint serves lookups by integration.
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     idempotency_key = models.CharField(max_length=255)
     entry = models.ForeignKey(KnowledgeEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     accepted = models.BooleanField()
