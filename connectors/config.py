@@ -29,9 +29,7 @@ def validate_against_schema(schema: tuple[ConfigField, ...], config: Any) -> dic
     if not isinstance(config, dict):
         raise ConfigInvalid({"config": ["Must be an object."]})
     known = {field.key for field in schema}
-    errors: dict[str, list[str]] = {
-        key: ["Unknown field for this connector."] for key in config if key not in known
-    }
+    errors: dict[str, list[str]] = {key: ["Unknown field for this connector."] for key in config if key not in known}
     cleaned: dict[str, Any] = {}
     for field in schema:
         value = config.get(field.key)

@@ -44,9 +44,7 @@ class RateLimited(UpstreamError):
 
     retryable = True
 
-    def __init__(
-        self, message: str, *, status_code: int | None = 429, retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = 429, retry_after: float | None = None) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
 
@@ -62,9 +60,7 @@ class UpstreamRejected(UpstreamError):
 
     retryable = False
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, body_excerpt: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "") -> None:
         super().__init__(message, status_code=status_code)
         self.body_excerpt = body_excerpt
 

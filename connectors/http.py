@@ -42,9 +42,7 @@ NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 MAX_REDIRECTS = 5
 BODY_KEYS = ("content", "data", "files", "json")
-HEADERS_KEPT_ACROSS_ORIGINS = frozenset(
-    {"accept", "accept-encoding", "connection", "content-type", "user-agent"}
-)
+HEADERS_KEPT_ACROSS_ORIGINS = frozenset({"accept", "accept-encoding", "connection", "content-type", "user-agent"})
 STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
     401: (CredentialInvalid, "Unauthorized"),
     403: (InsufficientPermission, "Forbidden"),
@@ -71,9 +69,7 @@ class _RedactHttpxUrls(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args
-            )
+            record.args = tuple(redact_url(a) if isinstance(a, httpx.URL) else a for a in record.args)
         return True
 
 
@@ -220,11 +216,7 @@ class UpstreamHttpClient:
                 refreshed = True
                 self._client.headers.update(self.token_refresher())
                 continue
-            if (
-                status in RETRY_STATUSES
-                and attempt < self.max_attempts
-                and _may_retry(method, status=status)
-            ):
+            if status in RETRY_STATUSES and attempt < self.max_attempts and _may_retry(method, status=status):
                 self.sleep(self._retry_delay(response, attempt))
                 attempt += 1
                 continue
@@ -275,9 +267,7 @@ class UpstreamHttpClient:
             status_code=response.status_code,
         )
 
-    def _send_logged(
-        self, request: httpx.Request, attempt: int, same_origin: bool
-    ) -> httpx.Response:
+    def _send_logged(self, request: httpx.Request, attempt: int, same_origin: bool) -> httpx.Response:
         started = time.monotonic()
         outcome: int | str = "error"
         try:

@@ -184,9 +184,7 @@ class ApiErrorMiddleware:
         if not is_api_path(request):
             return None
         error = _as_api_error(exception)
-        return JsonResponse(
-            envelope(error.error_code, error.message, error.details), status=error.status_code
-        )
+        return JsonResponse(envelope(error.error_code, error.message, error.details), status=error.status_code)
 
 
 def _is_json(response: HttpResponse) -> bool:

@@ -46,7 +46,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
     failures = {name: why for name, why in (("database", database_check()), ("broker", broker_check())) if why}
     checks = {name: failures.get(name, "ok") for name in ("database", "broker")}
     if failures:
-        return JsonResponse(
-            {"status": "unavailable", "failed": sorted(failures), "checks": checks}, status=503
-        )
+        return JsonResponse({"status": "unavailable", "failed": sorted(failures), "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})

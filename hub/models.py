@@ -97,9 +97,7 @@ class Membership(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "organisation"], name="one_membership_per_org")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="one_membership_per_org")]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organisation} as {self.role}"

@@ -45,16 +45,12 @@ def membership_set(
     elif password:
         user.set_password(password)
         user.save(update_fields=["password"])
-    membership, _ = Membership.objects.update_or_create(
-        user=user, organisation=organisation, defaults={"role": role}
-    )
+    membership, _ = Membership.objects.update_or_create(user=user, organisation=organisation, defaults={"role": role})
     return membership, user_created
 
 
 def membership_remove(*, organisation: Organisation, email: str) -> bool:
-    deleted, _ = Membership.objects.filter(
-        organisation=organisation, user__email=email.strip().lower()
-    ).delete()
+    deleted, _ = Membership.objects.filter(organisation=organisation, user__email=email.strip().lower()).delete()
     return deleted > 0
 
 
@@ -87,8 +83,7 @@ def login_membership(*, email: str, password: str, org_id: uuid.UUID | None) -> 
         details={
             "org_id": ["This field is required when you belong to several organisations."],
             "organisations": [
-                {"id": str(m.organisation_id), "name": m.organisation.name, "role": m.role}
-                for m in choices
+                {"id": str(m.organisation_id), "name": m.organisation.name, "role": m.role} for m in choices
             ],
         },
     )

@@ -21,9 +21,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 FRONTEND_ORIGIN = env("FRONTEND_ORIGIN", default="http://127.0.0.1:8000")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[FRONTEND_ORIGIN])
 # Comma-separated `id:base64key` pairs of 32-byte AES keys, newest first.
-FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secret(
-    VAR_DIR, "FIELD_ENCRYPTION_KEYS"
-)
+FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secret(VAR_DIR, "FIELD_ENCRYPTION_KEYS")
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

@@ -42,7 +42,12 @@ class UpsertResult:
 def content_hash(record: Record) -> str:
     """Hash of everything an entry shows, so unchanged records are not rewritten."""
     material = [
-        record.title, record.content, record.html, record.url, record.author, record.language,
+        record.title,
+        record.content,
+        record.html,
+        record.url,
+        record.author,
+        record.language,
         record.metadata,
         record.source_created_at.isoformat() if record.source_created_at else None,
         record.source_updated_at.isoformat() if record.source_updated_at else None,
@@ -68,8 +73,9 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
 
 def _entries_upsert_orm(*, integration: Integration, by_id: dict[str, Record]) -> UpsertResult:
     existing = dict(
-        KnowledgeEntry.objects.filter(integration=integration, external_id__in=list(by_id))
-        .values_list("external_id", "content_hash")
+        KnowledgeEntry.objects.filter(integration=integration, external_id__in=list(by_id)).values_list(
+            "external_id", "content_hash"
+        )
     )
     # A tombstone that comes back to life must be rewritten even if its content is the same.
     revived = set(

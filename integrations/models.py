@@ -23,9 +23,7 @@ class Integration(SealedModelMixin, models.Model):
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="integrations")
     type = models.CharField(max_length=50)
     name = models.CharField(max_length=255)
-    status = models.CharField(
-        max_length=10, choices=IntegrationStatus.choices, default=IntegrationStatus.ACTIVE
-    )
+    status = models.CharField(max_length=10, choices=IntegrationStatus.choices, default=IntegrationStatus.ACTIVE)
     # Created by the OAuth callback, waiting for POST / with pending_integration_id.
     is_pending = models.BooleanField(default=False)
     config_sealed = models.TextField(blank=True, default="", editable=False)
@@ -179,9 +177,7 @@ class WebhookDelivery(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")]
 
     def __str__(self) -> str:
         return f"Delivery {self.idempotency_key}"

@@ -77,8 +77,7 @@ def _parse_uuid(value: str, name: str) -> uuid.UUID:
         raise ApiError(ErrorCode.INVALID_PARAM, f"{name} is not a valid UUID.") from None
 
 
-def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | None,
-                integration_id: str | None) -> str:
+def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | None, integration_id: str | None) -> str:
     """Checks in order: params, org, connector, server config, re-authorised record, plan limit."""
     if not connector_type or not org_id:
         missing = [name for name, value in (("connector", connector_type), ("org_id", org_id)) if not value]
@@ -89,7 +88,8 @@ def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | N
     integration = None
     if integration_id:
         integration = Integration.objects.filter(
-            organisation=auth.organisation, id=_parse_uuid(integration_id, "integration_id"),
+            organisation=auth.organisation,
+            id=_parse_uuid(integration_id, "integration_id"),
             type=connector_type,
         ).first()
         if integration is None:
@@ -99,8 +99,11 @@ def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | N
     nonce = secrets.token_urlsafe(32)
     verifier, challenge = _pkce_pair()
     state = OAuthState(
-        organisation=auth.organisation, connector_type=connector_type, started_by=auth.membership.user,
-        integration=integration, nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
+        organisation=auth.organisation,
+        connector_type=connector_type,
+        started_by=auth.membership.user,
+        integration=integration,
+        nonce_hash=hashlib.sha256(nonce.encode()).hexdigest(),
         expires_at=timezone.now() + timedelta(seconds=settings.OAUTH_STATE_TTL_SECONDS),
     )
     state.pkce = {"verifier": verifier}
@@ -155,8 +158,11 @@ def _store_grant(state: OAuthState, connector_cls: type[Connector], credentials:
     integration = state.integration
     if integration is None:
         integration = Integration(
-            organisation=state.organisation, type=state.connector_type, is_pending=True,
-            status=IntegrationStatus.INACTIVE, created_by=state.started_by,
+            organisation=state.organisation,
+            type=state.connector_type,
+            is_pending=True,
+            status=IntegrationStatus.INACTIVE,
+            created_by=state.started_by,
             name=f"{connector_cls.info.display_name} ({account})"[:255],
         )
         integration.config = {}

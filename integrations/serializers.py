@@ -110,4 +110,3 @@ class SyncJobOutput(serializers.Serializer):
 
 class SyncJobDetailOutput(SyncJobOutput):
     log = serializers.JSONField()
-

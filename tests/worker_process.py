@@ -49,9 +49,19 @@ class WorkerProcess:
         }
         log_file = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
         command = [
-            sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "--pool=solo", "-l", "info", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "-n", f"test-{os.getpid()}@%h",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "hub",
+            "worker",
+            "--pool=solo",
+            "-l",
+            "info",
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "-n",
+            f"test-{os.getpid()}@%h",
         ]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         worker = cls(process=process, log_path=Path(log_file.name))

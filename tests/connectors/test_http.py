@@ -130,9 +130,7 @@ def test_429_exhausted_raises_rate_limited_with_retry_after(upstream, sleeps):
 
 def test_full_jitter_delays_stay_within_exponential_bounds(upstream, sleeps):
     upstream.script("/items", *[Scripted(500)] * 8)
-    with client_for(
-        upstream.url, sleeps, max_attempts=8, backoff_base=0.5, backoff_max=4
-    ) as client:
+    with client_for(upstream.url, sleeps, max_attempts=8, backoff_base=0.5, backoff_max=4) as client:
         with pytest.raises(UpstreamUnavailable):
             client.get("/items")
     caps = [min(4, 0.5 * 2**n) for n in range(7)]
@@ -381,9 +379,7 @@ def _resolver(*addresses: str):
 
 def test_a_public_looking_name_is_judged_by_what_it_resolves_to():
     private = GuardedNetworkBackend(is_public_address, resolve=_resolver("10.0.0.7"))
-    mixed = GuardedNetworkBackend(
-        is_public_address, resolve=_resolver("93.184.215.14", "127.0.0.1")
-    )
+    mixed = GuardedNetworkBackend(is_public_address, resolve=_resolver("93.184.215.14", "127.0.0.1"))
     public = GuardedNetworkBackend(is_public_address, resolve=_resolver("93.184.215.14"))
     with pytest.raises(UnsafeUpstreamURL):
         private.vetted_addresses("api.example.com", 443)

@@ -17,8 +17,13 @@ from tests.fakes.oauth_provider import FakeOAuthProvider
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # The machine reaches no network but the package registries: keep Chromium from trying.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ROOT = Path(__file__).resolve().parent.parent.parent
 # `make test` keeps its screenshots under var/; docs/screenshots/ is refreshed on purpose (see README).

@@ -22,15 +22,25 @@ class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
         provider=PROVIDER,
         config_schema=(
             ConfigField(
-                key="folder", label="Folder", required=True, placeholder="/Team/Docs",
+                key="folder",
+                label="Folder",
+                required=True,
+                placeholder="/Team/Docs",
                 help_text="Only files under this folder are imported.",
             ),
             ConfigField(
-                key="region", label="Region", type="select", required=True, default="eu",
+                key="region",
+                label="Region",
+                type="select",
+                required=True,
+                default="eu",
                 options=({"value": "eu", "label": "Europe"}, {"value": "us", "label": "United States"}),
             ),
             ConfigField(
-                key="max_items", label="Files per sync", type="number", default=100,
+                key="max_items",
+                label="Files per sync",
+                type="number",
+                default=100,
                 help_text="At most this many files are imported in one sync.",
             ),
             ConfigField(key="include_shared", label="Include files shared with me", type="boolean", default=False),

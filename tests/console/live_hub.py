@@ -58,8 +58,20 @@ class LiveHub:
         )
         log_file = tempfile.NamedTemporaryFile(prefix="console-hub-", suffix=".log", delete=False)
         command = [
-            sys.executable, "-m", "gunicorn", "hub.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--threads", "8", "--access-logfile", "-", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "hub.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--threads",
+            "8",
+            "--access-logfile",
+            "-",
+            "--log-level",
+            "warning",
         ]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
         hub = cls(url=url, process=process, log_path=Path(log_file.name))

@@ -42,9 +42,7 @@ def test_visitor_is_sent_to_login_picks_an_organisation_and_sees_why_add_is_disa
         ("notes", "Support notes", "error", synced - timedelta(days=2)),
         ("webhook", "Alerts", "inactive", None),
     ]:
-        Integration.objects.create(
-            organisation=acme, type=type_, name=name, status=status, last_sync_at=last_sync_at
-        )
+        Integration.objects.create(organisation=acme, type=type_, name=name, status=status, last_sync_at=last_sync_at)
 
     page.goto("/")
     page.wait_for_url("**/login?next=%2F")
@@ -132,8 +130,10 @@ def test_admin_adds_a_webhook_sees_its_secret_once_and_a_signed_post_appears_in_
     page.goto("/knowledge")
     expect(page.locator(".entry")).to_have_count(1)
     deploy = {
-        "title": "Deploy <img src=x onerror=alert(1)> v3.1.0", "text": "Deployment completed for v3.1.0.",
-        "url": "https://ci.example.com/runs/42", "author": "ci-bot",
+        "title": "Deploy <img src=x onerror=alert(1)> v3.1.0",
+        "text": "Deployment completed for v3.1.0.",
+        "url": "https://ci.example.com/runs/42",
+        "author": "ci-bot",
     }
     sneaky = {"text": "Rollback of v2.4.0 finished.", "url": "javascript:alert(document.domain)"}
     for payload in (deploy, sneaky):
@@ -311,9 +311,7 @@ def test_admin_connects_an_oauth_integration_through_the_popup(page, org, member
     assert integration.credentials["access_token"] == fake_oauth.state.issued_access_tokens[-1]
 
 
-def test_member_sees_no_admin_controls_and_the_api_refuses_what_it_tries(
-    page, browser, hub, org, member_of, log_in
-):
+def test_member_sees_no_admin_controls_and_the_api_refuses_what_it_tries(page, browser, hub, org, member_of, log_in):
     integration = Integration.objects.create(organisation=org, type="webhook", name="Deploys")
     log_in(page, member_of(org, Role.MEMBER), landing="/knowledge")
     # An access token that no longer works is refreshed once with the stored refresh token.

@@ -60,8 +60,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(400, {"error": "invalid_grant"})
         access = "fake-access-" + secrets.token_urlsafe(12)
         self.state.issued_access_tokens.append(access)
-        self._json(200, {"access_token": access, "refresh_token": "fake-refresh-" + secrets.token_urlsafe(12),
-                         "expires_in": 3600, "token_type": "Bearer", "email": "ann@fake.example"})
+        self._json(
+            200,
+            {
+                "access_token": access,
+                "refresh_token": "fake-refresh-" + secrets.token_urlsafe(12),
+                "expires_in": 3600,
+                "token_type": "Bearer",
+                "email": "ann@fake.example",
+            },
+        )
 
     def _json(self, status: int, body: dict) -> None:
         raw = json.dumps(body).encode()

@@ -50,9 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         headers = {k.lower(): v for k, v in self.headers.items()}
         body = self.rfile.read(length) if length else b""
-        scripted = self.server.owner.record_and_pop(
-            Recorded(self.command, self.path, headers, body)
-        )
+        scripted = self.server.owner.record_and_pop(Recorded(self.command, self.path, headers, body))
         raw, response_headers = scripted.encoded()
         self.send_response(scripted.status)
         for name, value in response_headers.items():

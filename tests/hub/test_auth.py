@@ -162,9 +162,7 @@ def test_demotion_takes_effect_on_the_next_request(org, make_member):
     assert bearer(access).get(ME_URL).json()["role"] == "manager"
 
 
-@pytest.mark.parametrize(
-    ("role", "status"), [(Role.MEMBER, 403), (Role.MANAGER, 200), (Role.ADMIN, 200)]
-)
+@pytest.mark.parametrize(("role", "status"), [(Role.MEMBER, 403), (Role.MANAGER, 200), (Role.ADMIN, 200)])
 def test_minimum_role_is_ordered(org, make_member, role, status):
     assert call(ManagerWithSubscription, tokens_for(make_member(org, role))["access"]).status_code == status
 

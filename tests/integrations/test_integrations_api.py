@@ -11,7 +11,15 @@ from integrations.models import Integration, IntegrationStatus, KnowledgeEntry, 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
 INTEGRATION_FIELDS = {
-    "id", "org_id", "type", "name", "status", "last_sync_at", "created_by", "created_at", "updated_at"
+    "id",
+    "org_id",
+    "type",
+    "name",
+    "status",
+    "last_sync_at",
+    "created_by",
+    "created_at",
+    "updated_at",
 }
 
 
@@ -32,13 +40,27 @@ def test_connector_registry_shows_the_webhook_connector_as_knora_does(admin_clie
     assert body["total"] == len(body["connectors"]) >= 1
     webhook = next(c for c in body["connectors"] if c["type"] == "webhook")
     assert {
-        "type", "display_name", "description", "icon", "data_description", "auth_type",
-        "auth_flow", "provider", "config_schema",
+        "type",
+        "display_name",
+        "description",
+        "icon",
+        "data_description",
+        "auth_type",
+        "auth_flow",
+        "provider",
+        "config_schema",
     } <= set(webhook)
     assert webhook["auth_flow"] == "api_key" and webhook["provider"] is None
     for config_field in webhook["config_schema"]:
         assert set(config_field) == {
-            "key", "label", "type", "required", "placeholder", "help_text", "default", "options"
+            "key",
+            "label",
+            "type",
+            "required",
+            "placeholder",
+            "help_text",
+            "default",
+            "options",
         }
         assert config_field["type"] in {"text", "password", "select", "boolean", "number"}
 
@@ -203,16 +225,32 @@ def test_webhook_preview_has_no_items(admin_client):
 def test_history_has_every_counter_null_until_completion(admin_client, org):
     integration_id = create_webhook(admin_client)["id"]
     integration = Integration.objects.get(id=integration_id)
-    older = SyncJob.objects.create(organisation=org, integration=integration, status="completed", records_synced=3,
-                                   records_found=3, records_imported=3, records_skipped=0, threads_grouped=0,
-                                   entries_created=3)
+    older = SyncJob.objects.create(
+        organisation=org,
+        integration=integration,
+        status="completed",
+        records_synced=3,
+        records_found=3,
+        records_imported=3,
+        records_skipped=0,
+        threads_grouped=0,
+        entries_created=3,
+    )
     newer = SyncJob.objects.create(organisation=org, integration=integration, status="running")
     body = admin_client.get(f"{BASE}{integration_id}/history").json()
     assert body["integration_id"] == integration_id and body["total"] == 2
     assert [job["id"] for job in body["jobs"]] == [str(newer.id), str(older.id)]
     running = body["jobs"][0]
-    for counter in ("records_synced", "records_found", "records_imported", "records_skipped",
-                    "threads_grouped", "entries_created", "completed_at", "error_message"):
+    for counter in (
+        "records_synced",
+        "records_found",
+        "records_imported",
+        "records_skipped",
+        "threads_grouped",
+        "entries_created",
+        "completed_at",
+        "error_message",
+    ):
         assert running[counter] is None
     assert body["jobs"][1]["entries_created"] == 3
 
@@ -269,8 +307,9 @@ def test_no_token_is_401_everywhere(target, method, template, minimum, success):
 
 
 @pytest.mark.parametrize(("method", "template", "minimum", "success"), [e for e in ENDPOINTS if "{id}" in e[1]])
-def test_another_orgs_integration_is_404_for_their_admin(make_org, make_member, client_for, target, method,
-                                                         template, minimum, success):
+def test_another_orgs_integration_is_404_for_their_admin(
+    make_org, make_member, client_for, target, method, template, minimum, success
+):
     outsider = client_for(make_member(make_org("Outsiders"), Role.ADMIN))
     response = call(outsider, method, template, target)
     assert response.status_code == 404 and error_code(response) == "NOT_FOUND"

@@ -11,9 +11,23 @@ from integrations.models import Integration, KnowledgeEntry
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/knowledge/entries"
 FIELDS = {
-    "id", "integration_id", "integration_name", "integration_type", "external_id", "title", "content", "html",
-    "url", "author", "language", "metadata", "source_created_at", "source_updated_at", "deleted_at",
-    "created_at", "updated_at",
+    "id",
+    "integration_id",
+    "integration_name",
+    "integration_type",
+    "external_id",
+    "title",
+    "content",
+    "html",
+    "url",
+    "author",
+    "language",
+    "metadata",
+    "source_created_at",
+    "source_updated_at",
+    "deleted_at",
+    "created_at",
+    "updated_at",
 }
 
 

@@ -42,9 +42,10 @@ def test_changed_records_are_updated_in_place(integration):
 
 def test_a_batch_is_written_without_a_query_per_record(integration):
     with CaptureQueriesContext(connection) as queries:
-        entries_upsert(integration=integration, records=[
-            Record(external_id=f"big-{i}", title="t", content="c") for i in range(400)
-        ])
+        entries_upsert(
+            integration=integration,
+            records=[Record(external_id=f"big-{i}", title="t", content="c") for i in range(400)],
+        )
     # Two look-ups plus the INSERT ... ON CONFLICT, which SQLite splits by its parameter limit.
     assert len(queries.captured_queries) <= 10
     assert KnowledgeEntry.objects.filter(integration=integration).count() == 400

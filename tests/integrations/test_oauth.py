@@ -24,8 +24,15 @@ CALLBACK = "/api/v1/integrations/oauth/callback"
 
 class FakeOAuthConnector(Connector, OAuth2AuthorizationCode):
     info = ConnectorInfo(
-        type="fakeoauth", display_name="Fake OAuth", description="", icon="", data_description="",
-        auth_type="oauth2", auth_flow="oauth_popup", provider="fakeprovider", config_schema=(),
+        type="fakeoauth",
+        display_name="Fake OAuth",
+        description="",
+        icon="",
+        data_description="",
+        auth_type="oauth2",
+        auth_flow="oauth_popup",
+        provider="fakeprovider",
+        config_schema=(),
         direction="source",
     )
 
@@ -35,8 +42,11 @@ def provider(settings):
     with FakeOAuthProvider() as fake:
         settings.OAUTH_PROVIDERS = {
             "fakeprovider": {
-                "authorize_url": f"{fake.url}/authorize", "token_url": f"{fake.url}/token",
-                "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": ["read"],
+                "authorize_url": f"{fake.url}/authorize",
+                "token_url": f"{fake.url}/token",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "scopes": ["read"],
             }
         }
         settings.FRONTEND_ORIGIN = "https://app.example.com"
@@ -82,8 +92,9 @@ def test_full_round_trip_creates_a_pending_integration_with_sealed_tokens(admin_
     assert callback["Cache-Control"] == "no-store"
 
 
-def test_finalising_the_pending_integration_is_not_blocked_by_the_plan(make_org, make_member, client_for,
-                                                                       provider, client):
+def test_finalising_the_pending_integration_is_not_blocked_by_the_plan(
+    make_org, make_member, client_for, provider, client
+):
     free = make_org("Tiny", plan="free")
     admin = client_for(make_member(free, Role.ADMIN))
     message = posted_message(client.get(consent(start(admin, free).json()["auth_url"])))

@@ -42,8 +42,7 @@ def wait_for_job(client, integration_id: str, job_id: str, timeout: float = 60) 
     raise AssertionError(f"job {job_id} did not finish in {timeout}s")
 
 
-def test_sync_imports_every_note_and_reports_counters(celery_worker_process, admin_client, notes,
-                                                      notes_integration):
+def test_sync_imports_every_note_and_reports_counters(celery_worker_process, admin_client, notes, notes_integration):
     for n in range(5):
         notes.upstream.put(f"n{n}", f"Note {n}", f"Body of note {n}")
     started = start_sync(admin_client, notes_integration)
@@ -81,8 +80,9 @@ def test_second_sync_fetches_only_changes_creates_nothing_twice_and_keeps_tombst
     assert [j["id"] for j in history["jobs"]] == [second["id"], first["id"]]
 
 
-def test_a_second_sync_request_while_one_runs_returns_the_running_job(celery_worker_process, admin_client,
-                                                                      notes, notes_integration):
+def test_a_second_sync_request_while_one_runs_returns_the_running_job(
+    celery_worker_process, admin_client, notes, notes_integration
+):
     for n in range(4):
         notes.upstream.put(f"n{n}", f"Note {n}", "body")
     notes.upstream.page_delay = 1.0
@@ -114,8 +114,9 @@ def test_progress_is_visible_while_the_job_runs(celery_worker_process, admin_cli
     assert wait_for_job(admin_client, notes_integration, job_id)["status"] == "completed"
 
 
-def test_revoked_credentials_fail_the_job_with_a_useful_message(celery_worker_process, admin_client, notes,
-                                                                notes_integration):
+def test_revoked_credentials_fail_the_job_with_a_useful_message(
+    celery_worker_process, admin_client, notes, notes_integration
+):
     notes.upstream.api_key = "rotated"
     job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "failed"
@@ -126,8 +127,7 @@ def test_revoked_credentials_fail_the_job_with_a_useful_message(celery_worker_pr
     assert health["healthy"] is False and "401" in health["message"]
 
 
-def test_a_connector_crash_never_leaves_the_job_running(celery_worker_process, admin_client, notes,
-                                                        notes_integration):
+def test_a_connector_crash_never_leaves_the_job_running(celery_worker_process, admin_client, notes, notes_integration):
     notes.upstream.put("n0", "Note", "body")
     notes.upstream.broken_json = True
     job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])

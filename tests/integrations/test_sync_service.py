@@ -19,8 +19,16 @@ class ScriptedSource(Connector, PullSource):
     """Yields whatever the test put in `script`, then raises `error` if set."""
 
     info = ConnectorInfo(
-        type="scripted", display_name="Scripted", description="", icon="", data_description="",
-        auth_type="api_key", auth_flow="api_key", provider=None, config_schema=(), direction="source",
+        type="scripted",
+        display_name="Scripted",
+        description="",
+        icon="",
+        data_description="",
+        auth_type="api_key",
+        auth_flow="api_key",
+        provider=None,
+        config_schema=(),
+        direction="source",
     )
     script: list = []
     error: Exception | None = None
@@ -117,8 +125,7 @@ def test_a_job_of_another_org_id_is_not_run(scripted, make_org):
 def test_stale_running_jobs_are_reaped_as_failed(scripted):
     stale = SyncJob.objects.create(organisation=scripted.organisation, integration=scripted, status="running")
     fresh_integration = Integration.objects.create(organisation=scripted.organisation, type="scripted", name="F")
-    fresh = SyncJob.objects.create(organisation=scripted.organisation, integration=fresh_integration,
-                                   status="running")
+    fresh = SyncJob.objects.create(organisation=scripted.organisation, integration=fresh_integration, status="running")
     SyncJob.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     assert sync_jobs_reap_stale() == 1
     stale.refresh_from_db()

@@ -18,8 +18,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, org_id: str, email: str, role: str, password: str | None, **options):
         organisation = organisation_or_fail(org_id)
-        membership, created = membership_set(
-            organisation=organisation, email=email, role=Role(role), password=password
-        )
+        membership, created = membership_set(organisation=organisation, email=email, role=Role(role), password=password)
         verb = "Created user and added" if created else "Set"
         self.stdout.write(f"{verb} {membership.user.email} as {role} in {organisation.name}")

@@ -19,7 +19,5 @@ class Command(BaseCommand):
         if not Plan.objects.filter(code=plan).exists():
             codes = ", ".join(Plan.objects.order_by("id").values_list("code", flat=True))
             raise CommandError(f"Unknown plan {plan!r}; choose one of: {codes}")
-        organisation = organisation_create(
-            name=name, plan_code=plan, subscription_status=status, trial_days=trial_days
-        )
+        organisation = organisation_create(name=name, plan_code=plan, subscription_status=status, trial_days=trial_days)
         self.stdout.write(str(organisation.id))
