@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +13,9 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, LoggedProcess, process_started
+
+__all__ = ["ROOT", "WorkerProcess", "test_database_url"]
 
 
 def test_database_url() -> str:
@@ -31,13 +30,7 @@ def test_database_url() -> str:
 
 
 @dataclass
-class WorkerProcess:
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
+class WorkerProcess(LoggedProcess):
     @classmethod
     @contextlib.contextmanager
     def started(cls, timeout: float = 60) -> Iterator[WorkerProcess]:
@@ -47,41 +40,12 @@ class WorkerProcess:
             "DATABASE_URL": test_database_url(),
             "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         }
-        log_file = tempfile.NamedTemporaryFile(prefix="celery-worker-", suffix=".log", delete=False)
         command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "hub",
-            "worker",
-            "--pool=solo",
-            "-l",
-            "info",
-            "-Q",
-            settings.CELERY_TASK_DEFAULT_QUEUE,
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        worker = cls(process=process, log_path=Path(log_file.name))
-        try:
-            worker._wait_ready(timeout)
-            yield worker
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Celery worker exited early:\n{self.log()}")
-            if " ready." in self.log():
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"Celery worker not ready after {timeout}s:\n{self.log()}")
+            sys.executable, "-m", "celery", "-A", "hub", "worker",
+            "--pool=solo", "-l", "info", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+            "-n", f"test-{os.getpid()}@%h",
+        ]  # fmt: skip
+        with process_started(
+            command, env=env, name="celery-worker", ready=lambda child: " ready." in child.log(), timeout=timeout
+        ) as child:
+            yield cls(process=child.process, log_path=child.log_path)

@@ -8,15 +8,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from django.conf import settings
 
-from tests.worker_process import ROOT, test_database_url
+from tests.processes import ROOT, LoggedProcess, process_started
+from tests.worker_process import test_database_url
 
 SETTINGS_MODULE = "tests.console.server_settings"
 
@@ -28,13 +27,8 @@ def free_port() -> int:
 
 
 @dataclass
-class LiveHub:
+class LiveHub(LoggedProcess):
     url: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     @classmethod
     @contextlib.contextmanager
@@ -56,7 +50,6 @@ class LiveHub:
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
         )
-        log_file = tempfile.NamedTemporaryFile(prefix="console-hub-", suffix=".log", delete=False)
         command = [
             sys.executable,
             "-m",
@@ -73,26 +66,11 @@ class LiveHub:
             "--log-level",
             "warning",
         ]
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        hub = cls(url=url, process=process, log_path=Path(log_file.name))
-        try:
-            hub._wait_ready(timeout)
-            yield hub
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"The hub exited early:\n{self.log()}")
+        def answers(_child) -> bool:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"The hub did not answer after {timeout}s:\n{self.log()}")
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            return False
+
+        with process_started(command, env=env, name="console-hub", ready=answers, timeout=timeout) as child:
+            yield cls(url=url, process=child.process, log_path=child.log_path)
