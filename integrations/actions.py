@@ -69,10 +69,10 @@ def _upstream_api_error(spec: ActionSpec, exc: UpstreamError) -> ApiError:
     said = getattr(exc, "upstream_message", "") or ""
     details = {"upstream_status": exc.status_code, "upstream_message": said or exc.message}
     if exc.status_code == 409:
-        message = f"The page changed upstream since the version you gave ({said or 'version conflict'})."
+        message = f"The object changed upstream since the version you gave ({said or 'version conflict'})."
         return ApiError(ErrorCode.CONFLICT, message, details)
     if isinstance(exc, NotFoundUpstream):
-        return ApiError(ErrorCode.NOT_FOUND, f"Confluence answered 404 for {spec.name}: {said or 'not found'}", details)
+        return ApiError(ErrorCode.NOT_FOUND, f"Upstream 404 for {spec.name}: {said or 'not found'}", details)
     if isinstance(exc, RateLimited):
         return ApiError(ErrorCode.RATE_LIMITED, f"The upstream is rate limiting {spec.name}; try again later.", details)
     logger.info("Action %s failed upstream: %s", spec.name, exc.message)
