@@ -33,17 +33,21 @@ def test_database_url() -> str:
 class WorkerProcess(LoggedProcess):
     @classmethod
     @contextlib.contextmanager
-    def started(cls, timeout: float = 60) -> Iterator[WorkerProcess]:
+    def started(
+        cls, timeout: float = 60, *, log_level: str = "info", extra_env: dict[str, str] | None = None
+    ) -> Iterator[WorkerProcess]:
+        """`extra_env` may name another settings module or queue (e.g. the leak test's worker at DEBUG)."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "hub.settings_test",
             "DATABASE_URL": test_database_url(),
             "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            **(extra_env or {}),
         }
         command = [
             sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "--pool=solo", "-l", "info", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-            "-n", f"test-{os.getpid()}@%h",
+            "--pool=solo", "-l", log_level, "-Q", env["CELERY_TASK_DEFAULT_QUEUE"],
+            "-n", f"test-{os.getpid()}-{env['CELERY_TASK_DEFAULT_QUEUE']}@%h",
         ]  # fmt: skip
         with process_started(
             command, env=env, name="celery-worker", ready=lambda child: " ready." in child.log(), timeout=timeout

@@ -32,7 +32,15 @@ class LiveHub(LoggedProcess):
 
     @classmethod
     @contextlib.contextmanager
-    def started(cls, *, oauth_provider_url: str, timeout: float = 60) -> Iterator[LiveHub]:
+    def started(
+        cls,
+        *,
+        oauth_provider_url: str,
+        timeout: float = 60,
+        log_level: str = "warning",
+        extra_env: dict[str, str] | None = None,
+    ) -> Iterator[LiveHub]:
+        """`extra_env` may name another settings module or queue (e.g. the leak test's hub at DEBUG)."""
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         static_root = tempfile.mkdtemp(prefix="tributary-static-")
@@ -46,6 +54,7 @@ class LiveHub(LoggedProcess):
             "STATIC_ROOT": static_root,
             "FAKE_OAUTH_URL": oauth_provider_url,
             "DEBUG": "false",
+            **(extra_env or {}),
         }
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
@@ -64,7 +73,7 @@ class LiveHub(LoggedProcess):
             "--access-logfile",
             "-",
             "--log-level",
-            "warning",
+            log_level,
         ]
 
         def answers(_child) -> bool:
