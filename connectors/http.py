@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
+import json
 import logging
 import random
 import re
@@ -10,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -103,12 +107,45 @@ def body_excerpt(response: httpx.Response, secrets: set[str]) -> str:
 
 
 def _secrets_of(request: httpx.Request, headers: httpx.Headers) -> set[str]:
-    """Values an upstream might echo back that must not reach an exception: keys, tokens."""
+    """Values an upstream might echo back that must not reach an exception: keys, tokens, passwords."""
     header_items = [*request.headers.items(), *headers.items()]
     values = [v for k, v in header_items if _SENSITIVE_NAME.search(k)]
     values += [v for k, v in request.url.params.multi_items() if _SENSITIVE_NAME.search(k)]
+    values += [v for k, v in _body_fields(request) if _SENSITIVE_NAME.search(k)]
+    # An upstream may echo Basic credentials decoded ("user:secret"), not as the base64 it was sent.
+    values += [pair for value in values for pair in _basic_credentials(value)]
     # "Bearer abc" is often echoed as just "abc"; short pieces would mask ordinary words.
     return {part for value in values for part in (value, *value.split()) if len(part) >= 6}
+
+
+def _basic_credentials(value: str) -> list[str]:
+    """`user:password` and `password` of a Basic Authorization value; nothing for anything else."""
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return []
+    try:
+        pair = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+    return [pair, pair.partition(":")[2]]
+
+
+def _body_fields(request: httpx.Request) -> list[tuple[str, str]]:
+    """The top-level string fields of a form or JSON request body (an OAuth token request's secrets)."""
+    try:
+        body = request.content
+    except httpx.RequestNotRead:
+        return []
+    content_type = request.headers.get("Content-Type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return parse_qsl(body.decode(errors="replace"))
+    if content_type.startswith("application/json"):
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            return []
+        return [(k, v) for k, v in fields.items() if isinstance(v, str)] if isinstance(fields, dict) else []
+    return []
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

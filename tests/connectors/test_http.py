@@ -446,6 +446,24 @@ def test_logs_and_errors_never_contain_the_token_or_query_secret(upstream, sleep
     assert "400" in lines[1] and "attempt 2" in lines[1]
 
 
+@pytest.mark.parametrize(
+    ("client_kwargs", "send"),
+    [
+        pytest.param({"auth": httpx.BasicAuth("client-1", SECRET)}, {}, id="basic-auth-echoed-decoded"),
+        pytest.param({}, {"data": {"client_secret": SECRET, "grant_type": "x"}}, id="form-body"),
+        pytest.param({}, {"json": {"refresh_token": SECRET, "grant_type": "x"}}, id="json-body"),
+    ],
+)
+def test_an_error_echoing_a_basic_password_or_a_body_secret_masks_it(upstream, sleeps, client_kwargs, send):
+    # Echoed in words no field pattern catches: only knowing what was sent can mask it.
+    upstream.script("/token", Scripted(422, body=f"client-1:{SECRET} refused; {SECRET} is unknown"))
+    with client_for(upstream.url, sleeps, **client_kwargs) as client:
+        with pytest.raises(UpstreamRejected) as caught:
+            client.post("/token", **send)
+    assert "refused" in caught.value.body_excerpt
+    assert SECRET not in str(caught.value) and SECRET not in caught.value.body_excerpt
+
+
 def test_redact_url_keeps_the_path_and_hides_query_values_and_userinfo():
     url = "https://user:pw@api.example.com/v1/items?token=abc&page=2"
     assert redact_url(url) == "https://api.example.com/v1/items?token=***&page=***"
