@@ -177,8 +177,13 @@ def test_the_state_is_sealed_with_its_own_key_not_the_field_encryption_key(admin
     assert refused["type"] == "knora:oauth:error" and not Integration.objects.exists()
 
 
-def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client):
-    provider.state.token_fails = True
+@pytest.mark.parametrize(
+    "reply",
+    [None, (502, "text/html", b"<html>Bad gateway</html>"), (503, "text/plain", b"down for maintenance")],
+)
+def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client, reply):
+    provider.state.token_fails = reply is None
+    provider.state.token_reply = reply
     message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
     assert message["type"] == "knora:oauth:error" and "did not accept" in message["error"]
 

@@ -12,7 +12,6 @@ from rest_framework.test import APIClient
 from hub.models import Membership, Role
 from hub.permissions import IsAdmin
 from integrations.models import Integration, IntegrationStatus, OAuthState
-from tests.conftest import ensure_plans
 from tests.integrations.test_oauth import consent, posted_message, provider, start  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +35,16 @@ def finalise(admin, pending_id: str, **extra):
 
 
 def test_a_grant_consented_in_another_browser_is_not_listed(admin_client, org, provider):
-    grant_consented_elsewhere(admin_client, org)
-    listed = admin_client.get(BASE).json()
-    assert listed == {"integrations": [], "total": 0}
+    started = start(admin_client, org).json()
+    state = OAuthState.objects.get()
+    posted_message(APIClient().get(consent(started["auth_url"])))  # the victim's browser, no opener
+    assert admin_client.get(BASE).json() == {"integrations": [], "total": 0}
+    # Nothing the starter holds names the pending record: not the start's answer, not the state.
+    pending = Integration.objects.get(is_pending=True)
+    assert str(pending.id) not in started["auth_url"] and pending.id != state.id
+    for guess in (state.id, state.organisation_id):
+        assert finalise(admin_client, str(guess)).status_code == 404
+    assert Integration.objects.get(id=pending.id).is_pending
 
 
 @pytest.mark.parametrize(
@@ -63,17 +69,6 @@ def test_no_endpoint_but_finalising_reaches_a_pending_grant(admin_client, org, p
     assert Integration.objects.get(id=pending_id).is_pending
 
 
-def test_the_start_response_and_the_state_tell_nothing_that_finalises(admin_client, org, provider):
-    started = start(admin_client, org).json()
-    state = OAuthState.objects.get()
-    posted_message(APIClient().get(consent(started["auth_url"])))
-    pending = Integration.objects.get(is_pending=True)
-    assert str(pending.id) not in started["auth_url"] and pending.id != state.id
-    for guess in (state.id, state.organisation_id):
-        assert finalise(admin_client, str(guess)).status_code == 404
-    assert Integration.objects.get(id=pending.id).is_pending
-
-
 def test_a_pending_grant_past_the_states_window_is_not_finalised(admin_client, org, provider, client):
     message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
     pending = Integration.objects.get(id=message["integrationId"])
@@ -81,14 +76,6 @@ def test_a_pending_grant_past_the_states_window_is_not_finalised(admin_client, o
     Integration.objects.filter(id=pending.id).update(pending_until=timezone.now() - timedelta(seconds=1))
     response = finalise(admin_client, message["integrationId"])
     assert response.status_code == 404 and Integration.objects.get(id=pending.id).is_pending
-
-
-def test_another_organisations_admin_cannot_finalise(make_org, make_member, client_for, org, provider, client):
-    admin = client_for(make_member(org, Role.ADMIN))
-    message = posted_message(client.get(consent(start(admin, org).json()["auth_url"])))
-    stranger = client_for(make_member(make_org("Other"), Role.ADMIN))
-    assert finalise(stranger, message["integrationId"]).status_code == 404
-    assert finalise(admin, message["integrationId"]).status_code == 201
 
 
 def test_finalising_rechecks_the_role_inside_its_transaction(org, make_member, client_for, provider, client, monkeypatch):
@@ -141,7 +128,6 @@ def test_a_finalised_reauthorisation_moves_the_new_tokens_onto_the_integration(a
 
 @pytest.mark.django_db(transaction=True)
 def test_three_parallel_flows_on_the_free_plan_end_with_one_integration(make_org, make_member, client_for, provider):
-    ensure_plans()
     free = make_org("Tiny", plan="free")
     admins = [client_for(make_member(free, Role.ADMIN)) for _ in range(3)]
     # Barriers make every start pass before any callback, and every callback land before any finalise.
@@ -179,8 +165,6 @@ def test_three_parallel_flows_on_the_free_plan_end_with_one_integration(make_org
         (200, "text/html", b"<html>Sign-in service</html>"),
         (200, "application/json", b'{"access_token": "t", "expires_in": "soon"}'),
         (200, "application/json", b'{"access_token": {"nested": true}}'),
-        (502, "text/html", b"<html>Bad gateway</html>"),
-        (503, "text/plain", b"down for maintenance"),
     ],
 )
 def test_a_token_endpoint_answering_no_tokens_gives_the_error_page(admin_client, org, provider, client, reply):
