@@ -81,7 +81,11 @@ class OAuth2AuthorizationCode(OAuthPopup):
             raise UpstreamRejected(
                 "The token endpoint answered with something other than JSON.", status_code=response.status_code
             ) from None
-        if not isinstance(tokens, dict) or not isinstance(tokens.get("access_token"), str) or not tokens["access_token"]:
+        if (
+            not isinstance(tokens, dict)
+            or not isinstance(tokens.get("access_token"), str)
+            or not tokens["access_token"]
+        ):
             raise UpstreamError("The token endpoint answered without an access token.")
         try:
             int(tokens.get("expires_in") or 0)

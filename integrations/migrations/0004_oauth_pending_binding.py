@@ -5,20 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('integrations', '0003_drop_indexes_covered_by_composites'),
+        ("integrations", "0003_drop_indexes_covered_by_composites"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='integration',
-            name='pending_for',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.integration'),
+            model_name="integration",
+            name="pending_for",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="integrations.integration",
+            ),
         ),
         migrations.AddField(
-            model_name='integration',
-            name='pending_until',
+            model_name="integration",
+            name="pending_until",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -110,7 +110,9 @@ def test_pending_records_do_not_count_and_finalising_applies_the_plan(
     response = admin.post("/api/v1/integrations/", body, format="json")
     assert response.status_code == 201, response.content
     assert not Integration.objects.get(id=first["integrationId"]).is_pending
-    over = admin.post("/api/v1/integrations/", {**body, "pending_integration_id": second["integrationId"]}, format="json")
+    over = admin.post(
+        "/api/v1/integrations/", {**body, "pending_integration_id": second["integrationId"]}, format="json"
+    )
     assert over.status_code == 403 and over.json()["error"]["code"] == "PLAN_UPGRADE_REQUIRED"
     assert Integration.objects.get(id=second["integrationId"]).is_pending
     assert admin.get("/api/v1/integrations/").json()["total"] == 1

@@ -1,4 +1,5 @@
 """A grant lands only with the browser and admin that started it: pending records, finalising, cleanup."""
+# ruff: noqa: F811
 
 import threading
 from datetime import timedelta
@@ -12,6 +13,8 @@ from rest_framework.test import APIClient
 from hub.models import Membership, Role
 from hub.permissions import IsAdmin
 from integrations.models import Integration, IntegrationStatus, OAuthState
+
+# The fake provider fixture is shared with test_oauth.py; pytest injects it by name (hence F811 below).
 from tests.integrations.test_oauth import consent, posted_message, provider, start  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +81,9 @@ def test_a_pending_grant_past_the_states_window_is_not_finalised(admin_client, o
     assert response.status_code == 404 and Integration.objects.get(id=pending.id).is_pending
 
 
-def test_finalising_rechecks_the_role_inside_its_transaction(org, make_member, client_for, provider, client, monkeypatch):
+def test_finalising_rechecks_the_role_inside_its_transaction(
+    org, make_member, client_for, provider, client, monkeypatch
+):
     membership = make_member(org, Role.ADMIN)
     admin = client_for(membership)
     message = posted_message(client.get(consent(start(admin, org).json()["auth_url"])))

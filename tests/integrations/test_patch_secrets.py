@@ -31,7 +31,7 @@ def without(config: dict, key: str) -> dict:
     [
         ("haiilo", HAIILO, {"base_url": "https://attacker.example"}, "client_secret"),
         ("haiilo", HAIILO, {"client_id": "attackers-client"}, "client_secret"),
-        ("confluence", CONFLUENCE, {"site_url": "https://attacker.atlassian.net"}, "api_token"),
+        ("confluence", CONFLUENCE, {"site_url": "https://wiki.attacker.example"}, "api_token"),
         ("confluence", CONFLUENCE, {"email": "mallory@attacker.example"}, "api_token"),
         ("notes", NOTES, {"base_url": "https://attacker.example"}, "api_key"),
     ],
@@ -60,7 +60,9 @@ def test_a_new_host_with_the_secret_sent_again_drops_the_cached_token(admin_clie
     response = admin_client.patch(url, {"config": moved}, format="json")
     assert response.status_code == 200, response.content
     updated = Integration.objects.get(id=integration.id)
-    assert updated.config["base_url"] == "https://new.haiilo.example" and updated.config["client_secret"] == "new-secret"
+    assert (
+        updated.config["base_url"] == "https://new.haiilo.example" and updated.config["client_secret"] == "new-secret"
+    )
     assert updated.credentials == {}
 
 
@@ -99,4 +101,3 @@ def test_a_patch_from_a_row_read_before_a_sync_wrote_keeps_the_newer_checkpoint_
     assert after.sync_checkpoint == {"since": 42}
     assert after.credentials["refresh_token"] == "rotated-refresh"
     assert after.name == change.get("name", "Upstream") and after.config["api_key"] == NOTES["api_key"]
-
