@@ -290,10 +290,9 @@ STATUS_MESSAGES = {
 
 
 def integration_health(*, integration: Integration) -> dict[str, Any]:
-    """Structural health from the database alone."""
-    healthy = integration.status in (IntegrationStatus.ACTIVE, IntegrationStatus.SYNCING) and not integration.is_pending
-    message = "Waiting to be finalised." if integration.is_pending else STATUS_MESSAGES[integration.status]
-    return health_body(integration, healthy=healthy, message=message)
+    """Structural health from the database alone (a pending record never gets here: it is a 404)."""
+    healthy = integration.status in (IntegrationStatus.ACTIVE, IntegrationStatus.SYNCING)
+    return health_body(integration, healthy=healthy, message=STATUS_MESSAGES[integration.status])
 
 
 def integration_probe(*, integration: Integration) -> dict[str, Any]:
