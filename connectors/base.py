@@ -29,6 +29,9 @@ class ConfigField:
     default: Any = None
     # Each option: {"value": ..., "label": ...}; only for `select`.
     options: tuple[dict[str, Any], ...] = ()
+    # The field names where or as whom the connector connects (a URL, a host, a client id, an email):
+    # when a PATCH changes it, the stored password fields are not kept, they must be sent again.
+    binds_secrets: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 
 from connectors.base import OAuthGrant, OAuthPopup
-from connectors.errors import CredentialExpired, UpstreamError
+from connectors.errors import CredentialExpired, UpstreamError, UpstreamRejected
 from connectors.http import UpstreamHttpClient
 
 
@@ -74,9 +74,23 @@ class OAuth2AuthorizationCode(OAuthPopup):
         body = {**grant, "client_id": provider["client_id"], "client_secret": provider["client_secret"]}
         payload = {"json": body} if self.token_request_as_json else {"data": body}
         with UpstreamHttpClient(base_url=provider["token_url"], max_attempts=2) as client:
-            tokens = client.post(provider["token_url"], headers={"Accept": "application/json"}, **payload).json()
-        if not isinstance(tokens, dict) or "access_token" not in tokens:
+            response = client.post(provider["token_url"], headers={"Accept": "application/json"}, **payload)
+        try:
+            tokens = response.json()
+        except ValueError:
+            raise UpstreamRejected(
+                "The token endpoint answered with something other than JSON.", status_code=response.status_code
+            ) from None
+        if (
+            not isinstance(tokens, dict)
+            or not isinstance(tokens.get("access_token"), str)
+            or not tokens["access_token"]
+        ):
             raise UpstreamError("The token endpoint answered without an access token.")
+        try:
+            int(tokens.get("expires_in") or 0)
+        except (TypeError, ValueError, OverflowError):
+            raise UpstreamError("The token endpoint answered with an unreadable expiry.") from None
         return tokens
 
     @staticmethod

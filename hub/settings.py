@@ -214,3 +214,6 @@ OAUTH_PROVIDERS = {
     },
 }
 OAUTH_STATE_TTL_SECONDS = 600
+
+# OAuth (issue 10, oauth part): pending grants past their window and used or expired states are deleted.
+CELERY_BEAT_SCHEDULE["delete-oauth-leftovers"] = {"task": "integrations.delete_oauth_leftovers", "schedule": 300.0}

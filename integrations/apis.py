@@ -62,8 +62,10 @@ class IntegrationListCreateApi(APIView):
         data = body.validated_data
         organisation = request.auth.organisation
         if data.get("pending_integration_id"):
+            # 201 for a re-authorisation too (Knora's POST / answers 201); the body is the integration updated.
             integration = services.integration_finalize_pending(
                 organisation=organisation,
+                user=request.user,
                 pending_id=data["pending_integration_id"],
                 type=data["type"],
                 name=data["name"],

@@ -24,8 +24,12 @@ class Integration(SealedModelMixin, models.Model):
     type = models.CharField(max_length=50)
     name = models.CharField(max_length=255)
     status = models.CharField(max_length=10, choices=IntegrationStatus.choices, default=IntegrationStatus.ACTIVE)
-    # Created by the OAuth callback, waiting for POST / with pending_integration_id.
+    # Created by the OAuth callback, waiting for POST / with pending_integration_id. A pending record
+    # is invisible to every endpoint but that one, and only until `pending_until` (see docs/security/oauth.md).
     is_pending = models.BooleanField(default=False)
+    pending_until = models.DateTimeField(null=True, blank=True)
+    # A pending re-authorisation: finalising it moves its tokens onto this integration.
+    pending_for = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     config_sealed = models.TextField(blank=True, default="", editable=False)
     credentials_sealed = models.TextField(blank=True, default="", editable=False)
     created_by = models.ForeignKey(

@@ -1,7 +1,14 @@
 """The OAuth popup flow: start (state + PKCE + authorize URL) and callback (verify, exchange, store).
 
-The `state` sent to the provider is an AES-GCM-sealed {state id, nonce}: unguessable, signed
-and encrypted. The server keeps the single-use OAuthState record with only the nonce's hash.
+The `state` sent to the provider is an AES-GCM-sealed {state id, nonce}, under a key derived from
+SECRET_KEY for this purpose only (hub.keys.OAUTH_STATE): unguessable, signed and encrypted. The
+server keeps the single-use OAuthState record with only the nonce's hash.
+
+A grant always lands as a new pending integration with a fresh id, invisible to every endpoint,
+that only `POST /` with `pending_integration_id` turns into a usable one, within the state's TTL.
+That id reaches nobody but the page the callback posts to on FRONTEND_ORIGIN, so a consent given
+in another browser leaves the admin who started the flow nothing to see or use
+(docs/security/oauth.md).
 """
 
 from __future__ import annotations
@@ -10,26 +17,29 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from connectors import registry
 from connectors.base import Connector
 from connectors.errors import UpstreamError
+from hub import keys
 from hub.auth import TenantAuth
-from hub.crypto import SecretDecryptionError, seal, unseal
 from hub.errors import ApiError, ErrorCode
 from integrations.models import Integration, IntegrationStatus, OAuthState
+from integrations.selectors import usable_integrations
 from integrations.services import plan_limit_check
 
-STATE_AAD = "oauth-state"
+logger = logging.getLogger(__name__)
 
 
 class OAuthFlowError(Exception):
@@ -87,11 +97,12 @@ def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | N
     connector_cls = _oauth_connector_class(connector_type)
     integration = None
     if integration_id:
-        integration = Integration.objects.filter(
-            organisation=auth.organisation,
-            id=_parse_uuid(integration_id, "integration_id"),
-            type=connector_type,
-        ).first()
+        # A pending record cannot be re-authorised: it is invisible, and the flow that made it can start over.
+        integration = (
+            usable_integrations(organisation=auth.organisation)
+            .filter(id=_parse_uuid(integration_id, "integration_id"), type=connector_type)
+            .first()
+        )
         if integration is None:
             raise ApiError(ErrorCode.INVALID_PARAM, "integration_id names no integration of this connector.")
     else:
@@ -108,17 +119,22 @@ def oauth_start(*, auth: TenantAuth, connector_type: str | None, org_id: str | N
     )
     state.pkce = {"verifier": verifier}
     state.save()
-    token = seal(json.dumps({"sid": str(state.id), "nonce": nonce}).encode(), aad=STATE_AAD)
+    token = state_seal({"sid": str(state.id), "nonce": nonce})
     connector = connector_cls(config={})
     return connector.authorization_url(state=token, redirect_uri=redirect_uri(), code_challenge=challenge)
+
+
+def state_seal(claims: dict[str, str]) -> str:
+    """The `state` parameter: sealed under the OAuth-state key, never the field-encryption key."""
+    return keys.purpose_seal(json.dumps(claims).encode(), secret=settings.SECRET_KEY, purpose=keys.OAUTH_STATE)
 
 
 def _consume_state(token: str) -> tuple[OAuthState, str]:
     """The state record, marked used; a forged, expired or replayed state is refused."""
     try:
-        claims = json.loads(unseal(token, aad=STATE_AAD))
+        claims = json.loads(keys.purpose_unseal(token, secret=settings.SECRET_KEY, purpose=keys.OAUTH_STATE))
         state_id, nonce = uuid.UUID(claims["sid"]), str(claims["nonce"])
-    except (SecretDecryptionError, ValueError, KeyError, TypeError):
+    except (keys.PurposeSealError, ValueError, KeyError, TypeError):
         raise OAuthFlowError("This sign-in link is not valid. Please start again.") from None
     with transaction.atomic():
         state = OAuthState.objects.select_for_update().filter(id=state_id).first()
@@ -150,22 +166,51 @@ def oauth_callback(*, state_token: str | None, code: str | None, error: str | No
         grant = connector_cls(config={}).exchange_code(code=code, redirect_uri=redirect_uri(), code_verifier=verifier)
     except UpstreamError:
         raise OAuthFlowError("The provider did not accept the sign-in. Please try again.", connector_type) from None
-    integration = _store_grant(state, connector_cls, grant.credentials, grant.account)
+    except Exception as exc:
+        # A token endpoint answering something unexpected still gets the popup its error page, never a 500.
+        # Only the type is logged: the exception's text may quote the provider's answer, tokens included.
+        logger.warning("OAuth code exchange for %s failed: %s", connector_type, type(exc).__name__)
+        raise OAuthFlowError("The provider did not accept the sign-in. Please try again.", connector_type) from None
+    if not isinstance(grant.credentials, dict) or not isinstance(grant.account, str):
+        raise OAuthFlowError("The provider did not accept the sign-in. Please try again.", connector_type)
+    integration = _pending_grant_create(state, connector_cls, grant.credentials, grant.account)
     return OAuthSuccess(connector=connector_type, account=grant.account, integration_id=integration.id)
 
 
-def _store_grant(state: OAuthState, connector_cls: type[Connector], credentials: dict, account: str) -> Integration:
-    integration = state.integration
-    if integration is None:
-        integration = Integration(
-            organisation=state.organisation,
-            type=state.connector_type,
-            is_pending=True,
-            status=IntegrationStatus.INACTIVE,
-            created_by=state.started_by,
-            name=f"{connector_cls.info.display_name} ({account})"[:255],
-        )
-        integration.config = {}
+def _pending_grant_create(
+    state: OAuthState, connector_cls: type[Connector], credentials: dict, account: str
+) -> Integration:
+    """A new pending record holding the grant, finalisable until the state's own expiry.
+
+    Even a re-authorisation lands here (with `pending_for` naming the integration): writing the grant
+    straight onto it would make a consent given in another browser usable at once.
+    """
+    target = state.integration
+    integration = Integration(
+        organisation=state.organisation,
+        type=state.connector_type,
+        is_pending=True,
+        pending_until=state.expires_at,
+        pending_for=target,
+        status=IntegrationStatus.INACTIVE,
+        created_by=state.started_by,
+        name=(target.name if target else f"{connector_cls.info.display_name} ({account})")[:255],
+    )
+    integration.config = {}
     integration.credentials = credentials
-    integration.save()
+    integration.save(force_insert=True)
     return integration
+
+
+def oauth_leftovers_delete(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete pending grants past their window and OAuth states that are used or expired."""
+    now = now or timezone.now()
+    # A pending record from before `pending_until` existed can never be finalised: it goes after the TTL.
+    created_before = now - timedelta(seconds=settings.OAUTH_STATE_TTL_SECONDS)
+    expired = Q(pending_until__lt=now) | Q(pending_until__isnull=True, created_at__lt=created_before)
+    _, pending = Integration.objects.filter(expired, is_pending=True).delete()
+    _, states = OAuthState.objects.filter(Q(used_at__isnull=False) | Q(expires_at__lt=now)).delete()
+    return {
+        "pending_integrations": pending.get(Integration._meta.label, 0),
+        "oauth_states": states.get(OAuthState._meta.label, 0),
+    }

@@ -11,20 +11,26 @@ from hub.models import Organisation
 from integrations.models import Integration, SyncJob
 
 
+def usable_integrations(*, organisation: Organisation) -> QuerySet[Integration]:
+    """The organisation's integrations, pending OAuth grants left out: those are reached only by finalising."""
+    return Integration.objects.filter(organisation=organisation, is_pending=False)
+
+
 def integration_list(*, organisation: Organisation) -> QuerySet[Integration]:
-    return Integration.objects.filter(organisation=organisation).order_by("created_at")
+    return usable_integrations(organisation=organisation).order_by("created_at")
 
 
 def integration_get(*, organisation: Organisation, integration_id: uuid.UUID | str) -> Integration:
-    """The organisation's integration; another organisation's is as absent as a missing one."""
-    integration = Integration.objects.filter(organisation=organisation, id=integration_id).first()
+    """The organisation's integration; another organisation's, or a pending one, is as absent as a missing one."""
+    integration = usable_integrations(organisation=organisation).filter(id=integration_id).first()
     if integration is None:
         raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
     return integration
 
 
 def integration_count(*, organisation: Organisation) -> int:
-    return Integration.objects.filter(organisation=organisation).count()
+    """What counts against the plan: pending records do not, finalising is where one starts to count."""
+    return usable_integrations(organisation=organisation).count()
 
 
 def job_list(*, organisation: Organisation, integration: Integration) -> QuerySet[SyncJob]:

@@ -15,7 +15,7 @@ from connectors import registry
 from connectors.base import ConfigInvalid, Connector, PreviewResult, ProbeResult
 from connectors.errors import UpstreamError
 from hub.errors import ApiError, ErrorCode
-from hub.models import Organisation, User
+from hub.models import Membership, Organisation, Role, User
 from integrations.models import Integration, IntegrationStatus
 from integrations.selectors import integration_count
 
@@ -111,12 +111,19 @@ def _integration_create_locked(
 
 @transaction.atomic
 def integration_finalize_pending(
-    *, organisation: Organisation, pending_id: uuid.UUID, type: str, name: str, config: dict[str, Any]
+    *, organisation: Organisation, user: User, pending_id: uuid.UUID, type: str, name: str, config: dict[str, Any]
 ) -> Integration:
-    """Turn the pending integration made by the OAuth callback into an active one (no plan check)."""
+    """Turn a pending OAuth grant into a usable integration.
+
+    Under the organisation's lock: the caller must still be an admin, the grant still within its window,
+    and a new integration must fit the plan (pending records do not count; this is where one starts to).
+    A pending re-authorisation moves its tokens onto the integration it names instead.
+    """
+    Organisation.objects.select_for_update().filter(id=organisation.id).first()
+    _admin_recheck(organisation=organisation, user=user)
     integration = (
         Integration.objects.select_for_update()
-        .filter(organisation=organisation, id=pending_id, is_pending=True)
+        .filter(organisation=organisation, id=pending_id, is_pending=True, pending_until__gt=timezone.now())
         .first()
     )
     if integration is None:
@@ -127,34 +134,112 @@ def integration_finalize_pending(
             "The type does not match the pending integration.",
             details={"type": [f"The pending integration is of type {integration.type!r}."]},
         )
-    integration.config = validated_config(connector_class_or_error(type), config)
+    connector_cls = connector_class_or_error(type)
+    if integration.pending_for_id is not None:
+        return _reauthorisation_apply(pending=integration, connector_cls=connector_cls, name=name, config=config)
+    plan_limit_check(organisation=organisation)
+    integration.config = validated_config(connector_cls, config)
     integration.name = name
     integration.is_pending = False
+    integration.pending_until = None
     integration.status = IntegrationStatus.ACTIVE
-    integration.save()
+    integration.save(update_fields=["config_sealed", "name", "is_pending", "pending_until", "status", "updated_at"])
     return integration
+
+
+def _admin_recheck(*, organisation: Organisation, user: User) -> None:
+    """The role, read again under a row lock: a demotion since the request's permission check counts."""
+    membership = Membership.objects.select_for_update().filter(organisation=organisation, user=user).first()
+    if membership is None or not membership.has_role(Role.ADMIN):
+        raise ApiError(ErrorCode.INSUFFICIENT_ROLE, f"This action requires the {Role.ADMIN.value} role or higher.")
+
+
+def _reauthorisation_apply(
+    *, pending: Integration, connector_cls: type[Connector], name: str, config: dict[str, Any]
+) -> Integration:
+    """The new tokens onto the integration; its config changes only when one is given."""
+    target = (
+        Integration.objects.select_for_update()
+        .filter(organisation_id=pending.organisation_id, id=pending.pending_for_id, is_pending=False)
+        .first()
+    )
+    if target is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "The integration to re-authorise no longer exists.")
+    target.credentials = pending.credentials
+    target.name = name
+    fields = ["credentials_sealed", "name", "updated_at"]
+    if config:
+        target.config = validated_config(connector_cls, config)
+        fields.append("config_sealed")
+    if target.status == IntegrationStatus.ERROR:
+        target.status = IntegrationStatus.ACTIVE
+        fields.append("status")
+    target.save(update_fields=fields)
+    pending.delete()
+    return target
 
 
 def integration_update(
     *, integration: Integration, name: str | None = None, config: dict[str, Any] | None = None
 ) -> Integration:
+    """Rename or reconfigure; only the columns changed are written, so a running sync's checkpoint and
+    rotated tokens survive a PATCH made from a row read before them."""
+    fields = ["updated_at"]
     if name is not None:
         integration.name = name
+        fields.append("name")
     if config is not None:
         connector_cls = connector_class_or_error(integration.type)
-        # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
-        merged = {**_stored_secrets(connector_cls, integration), **config}
+        rebound = _secret_binding_changed(connector_cls, stored=integration.config, given=config)
+        if rebound:
+            # The stored secrets were given for another host or account: never send them to the new one.
+            _resent_secrets_check(connector_cls, stored=integration.config, given=config)
+            merged = dict(config)
+        else:
+            # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
+            merged = {**_secret_fields(connector_cls, integration.config), **config}
         integration.config = validated_config(connector_cls, merged)
+        fields.append("config_sealed")
+        if rebound:
+            # Cached tokens (an access token, an OAuth grant) belong to the old host or account.
+            integration.credentials = {}
+            fields.append("credentials_sealed")
         if connector_cls.probe_on_create:
             # New credentials or a new selection are checked live, with the stored tokens if any.
             _probe_result_check(connector_for(integration))
-    integration.save()
+    integration.save(update_fields=fields)
     return integration
 
 
-def _stored_secrets(connector_cls: type[Connector], integration: Integration) -> dict[str, Any]:
+def _secret_binding_changed(connector_cls: type[Connector], *, stored: dict[str, Any], given: dict[str, Any]) -> bool:
+    """Does the PATCH name a new place or account (a `binds_secrets` field changed to a non-empty value)?"""
+    try:
+        # Compared as the connector would store them (a site URL without `/wiki`, stripped text).
+        candidate = connector_cls.validate_config({**_secret_fields(connector_cls, stored), **given})
+    except ConfigInvalid:
+        candidate = {key: value.strip() if isinstance(value, str) else value for key, value in given.items()}
+    keys = [field.key for field in connector_cls.info.config_schema if field.binds_secrets]
+    return any(candidate.get(key) not in (None, "") and candidate.get(key) != stored.get(key) for key in keys)
+
+
+def _resent_secrets_check(connector_cls: type[Connector], *, stored: dict[str, Any], given: dict[str, Any]) -> None:
+    missing = [
+        field.key
+        for field in connector_cls.info.config_schema
+        if field.type == "password" and not given.get(field.key) and (field.required or stored.get(field.key))
+    ]
+    if missing:
+        message = "This field changed where or as whom the connector connects; send every secret again."
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            "The stored secrets are not kept when the connection's address or account changes.",
+            details={f"config.{key}": [message] for key in missing},
+        )
+
+
+def _secret_fields(connector_cls: type[Connector], config: dict[str, Any]) -> dict[str, Any]:
     secret_keys = {field.key for field in connector_cls.info.config_schema if field.type == "password"}
-    return {key: value for key, value in integration.config.items() if key in secret_keys}
+    return {key: value for key, value in config.items() if key in secret_keys}
 
 
 def integration_delete(*, integration: Integration) -> None:
@@ -205,10 +290,9 @@ STATUS_MESSAGES = {
 
 
 def integration_health(*, integration: Integration) -> dict[str, Any]:
-    """Structural health from the database alone."""
-    healthy = integration.status in (IntegrationStatus.ACTIVE, IntegrationStatus.SYNCING) and not integration.is_pending
-    message = "Waiting to be finalised." if integration.is_pending else STATUS_MESSAGES[integration.status]
-    return health_body(integration, healthy=healthy, message=message)
+    """Structural health from the database alone (a pending record never gets here: it is a 404)."""
+    healthy = integration.status in (IntegrationStatus.ACTIVE, IntegrationStatus.SYNCING)
+    return health_body(integration, healthy=healthy, message=STATUS_MESSAGES[integration.status])
 
 
 def integration_probe(*, integration: Integration) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from integrations.oauth import oauth_leftovers_delete
 from integrations.sync import sync_job_run, sync_jobs_reap_stale
 
 MAX_SYNC_RETRIES = 3
@@ -18,3 +19,8 @@ def run_sync_job(self, job_id: str, org_id: str) -> str:
 @shared_task(name="integrations.reap_stale_sync_jobs")
 def reap_stale_sync_jobs() -> int:
     return sync_jobs_reap_stale()
+
+
+@shared_task(name="integrations.delete_oauth_leftovers")
+def delete_oauth_leftovers() -> dict[str, int]:
+    return oauth_leftovers_delete()

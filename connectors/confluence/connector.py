@@ -39,8 +39,9 @@ CONFIG_SCHEMA = (
     ConfigField(
         key="site_url", label="Site URL", placeholder="https://your-domain.atlassian.net",
         help_text="Basic authentication only: your Confluence Cloud site. Leave empty when you connect with Atlassian.",
+        binds_secrets=True,
     ),
-    ConfigField(key="email", label="User email", placeholder="you@example.com",
+    ConfigField(key="email", label="User email", placeholder="you@example.com", binds_secrets=True,
                 help_text="Basic authentication only: the Atlassian account's email address."),
     ConfigField(key="api_token", label="API token", type="password",
                 help_text="Basic authentication only: an API token from id.atlassian.com/manage/api-tokens."),

@@ -63,10 +63,10 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         config_schema=(
             ConfigField(
                 key="base_url", label="Haiilo URL", required=True, placeholder="https://acme.haiilo.com",
-                help_text="Your Haiilo tenant's address.",
+                help_text="Your Haiilo tenant's address.", binds_secrets=True,
             ),
             ConfigField(
-                key="client_id", label="Client ID", required=True,
+                key="client_id", label="Client ID", required=True, binds_secrets=True,
                 help_text="From Administration > Integrations > Enterprise Search in Haiilo.",
             ),
             ConfigField(

@@ -131,7 +131,7 @@ class NotesConnector(Connector, Probe, Preview, PullSource):
         auth_flow="api_key",
         provider=None,
         config_schema=(
-            ConfigField(key="base_url", label="Base URL", required=True),
+            ConfigField(key="base_url", label="Base URL", required=True, binds_secrets=True),
             ConfigField(key="api_key", label="API key", type="password", required=True),
         ),
         direction="source",

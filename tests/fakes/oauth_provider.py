@@ -19,6 +19,8 @@ CLIENT_SECRET = "fake-client-secret"
 class ProviderState:
     deny: bool = False
     token_fails: bool = False
+    # Fault switch: /token answers exactly this (status, content type, body), e.g. an HTML 502 or a 200 of text.
+    token_reply: tuple[int, str, bytes] | None = None
     # code -> (redirect_uri, code_challenge)
     codes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -53,6 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.token_requests.append(form)
         if self.state.token_fails:
             return self._json(500, {"error": "server_error"})
+        if self.state.token_reply is not None:
+            return self._raw(*self.state.token_reply)
         if (form.get("client_id"), form.get("client_secret")) != (CLIENT_ID, CLIENT_SECRET):
             return self._json(401, {"error": "invalid_client"})
         issued = self.state.codes.pop(form.get("code", ""), None)
@@ -72,9 +76,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _json(self, status: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
+        self._raw(status, "application/json", json.dumps(body).encode())
+
+    def _raw(self, status: int, content_type: str, raw: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
         self.wfile.write(raw)

@@ -1,8 +1,10 @@
 """The Integrations API: registry, CRUD, roles, plan gating, subscription, isolation, health, preview."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from hub.models import Role
@@ -134,8 +136,14 @@ def test_enterprise_plan_has_no_limit(make_org, make_member, client_for):
 def test_finalising_a_pending_integration_does_not_count_against_the_plan(make_org, make_member, client_for):
     free = make_org("Tiny", plan="free")
     admin = make_member(free, Role.ADMIN)
+    # A pending record is finalisable only within its OAuth state's window (issue 10).
     pending = Integration.objects.create(
-        organisation=free, type="webhook", name="Pending", is_pending=True, status=IntegrationStatus.INACTIVE
+        organisation=free,
+        type="webhook",
+        name="Pending",
+        is_pending=True,
+        pending_until=timezone.now() + timedelta(minutes=5),
+        status=IntegrationStatus.INACTIVE,
     )
     body = {"type": "webhook", "name": "Finalised", "pending_integration_id": str(pending.id)}
     response = client_for(admin).post(BASE, body, format="json")
@@ -146,7 +154,13 @@ def test_finalising_a_pending_integration_does_not_count_against_the_plan(make_o
 
 
 def test_finalising_another_orgs_pending_integration_is_404(make_org, make_member, client_for):
-    theirs = Integration.objects.create(organisation=make_org("Theirs"), type="webhook", name="P", is_pending=True)
+    theirs = Integration.objects.create(
+        organisation=make_org("Theirs"),
+        type="webhook",
+        name="P",
+        is_pending=True,
+        pending_until=timezone.now() + timedelta(minutes=5),
+    )
     client = client_for(make_member(make_org("Mine"), Role.ADMIN))
     body = {"type": "webhook", "name": "x", "pending_integration_id": str(theirs.id)}
     response = client.post(BASE, body, format="json")

@@ -4,14 +4,17 @@ import json
 import re
 import uuid
 from datetime import timedelta
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from connectors import registry
 from connectors.base import Connector, ConnectorInfo
 from connectors.oauth2 import OAuth2AuthorizationCode
+from hub import keys
 from hub.crypto import seal
 from hub.models import Role
 from integrations.models import Integration, OAuthState
@@ -92,18 +95,27 @@ def test_full_round_trip_creates_a_pending_integration_with_sealed_tokens(admin_
     assert callback["Cache-Control"] == "no-store"
 
 
-def test_finalising_the_pending_integration_is_not_blocked_by_the_plan(
+def test_pending_records_do_not_count_and_finalising_applies_the_plan(
     make_org, make_member, client_for, provider, client
 ):
+    # Changed on purpose (issue 10): a pending record no longer fills the plan's slot (it is invisible);
+    # finalising is where an integration starts to count, so the plan limit is applied there.
     free = make_org("Tiny", plan="free")
     admin = client_for(make_member(free, Role.ADMIN))
-    message = posted_message(client.get(consent(start(admin, free).json()["auth_url"])))
-    # The pending record fills the free plan's only slot; finalising it must still work.
-    assert start(admin, free).json()["error"]["code"] == "PLAN_UPGRADE_REQUIRED"
-    body = {"type": "fakeoauth", "name": "Mine", "pending_integration_id": message["integrationId"]}
+    first = posted_message(client.get(consent(start(admin, free).json()["auth_url"])))
+    second_start = start(admin, free)
+    assert second_start.status_code == 200, second_start.content
+    second = posted_message(client.get(consent(second_start.json()["auth_url"])))
+    body = {"type": "fakeoauth", "name": "Mine", "pending_integration_id": first["integrationId"]}
     response = admin.post("/api/v1/integrations/", body, format="json")
     assert response.status_code == 201, response.content
-    assert not Integration.objects.get(id=message["integrationId"]).is_pending
+    assert not Integration.objects.get(id=first["integrationId"]).is_pending
+    over = admin.post(
+        "/api/v1/integrations/", {**body, "pending_integration_id": second["integrationId"]}, format="json"
+    )
+    assert over.status_code == 403 and over.json()["error"]["code"] == "PLAN_UPGRADE_REQUIRED"
+    assert Integration.objects.get(id=second["integrationId"]).is_pending
+    assert admin.get("/api/v1/integrations/").json()["total"] == 1
 
 
 def test_denial_posts_an_error(admin_client, org, provider, client):
@@ -142,25 +154,49 @@ def test_forged_state_is_refused(provider, client, forged):
 
 
 def test_state_with_a_wrong_nonce_is_refused(admin_client, org, provider, client):
+    from integrations.oauth import state_seal
+
     start(admin_client, org)
     state = OAuthState.objects.get()
-    forged = seal(json.dumps({"sid": str(state.id), "nonce": "guess"}).encode(), aad="oauth-state")
+    forged = state_seal({"sid": str(state.id), "nonce": "guess"})
     assert posted_message(client.get(CALLBACK, {"state": forged, "code": "x"}))["type"] == "knora:oauth:error"
 
 
-def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client):
-    provider.state.token_fails = True
+def state_claims(auth_url: str) -> dict:
+    state = parse_qs(urlsplit(auth_url).query)["state"][0]
+    return json.loads(keys.purpose_unseal(state, secret=settings.SECRET_KEY, purpose=keys.OAUTH_STATE))
+
+
+def test_the_state_is_sealed_with_its_own_key_not_the_field_encryption_key(admin_client, org, provider, client):
+    auth_url = start(admin_client, org).json()["auth_url"]
+    claims = state_claims(auth_url)
+    assert claims["sid"] == str(OAuthState.objects.get().id)
+    # The same claims sealed with the field-encryption key (as before issue 10) are refused.
+    with_field_key = seal(json.dumps(claims).encode(), aad="oauth-state")
+    path = consent(auth_url).replace(quote_plus(parse_qs(urlsplit(auth_url).query)["state"][0]), "STATE")
+    assert "STATE" in path
+    refused = posted_message(client.get(path.replace("STATE", quote_plus(with_field_key))))
+    assert refused["type"] == "knora:oauth:error" and not Integration.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [None, (502, "text/html", b"<html>Bad gateway</html>"), (503, "text/plain", b"down for maintenance")],
+)
+def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client, reply):
+    provider.state.token_fails = reply is None
+    provider.state.token_reply = reply
     message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
     assert message["type"] == "knora:oauth:error" and "did not accept" in message["error"]
 
 
-def test_reauthorising_a_pending_integration_updates_it(admin_client, org, provider, client):
+def test_reauthorising_a_pending_integration_is_refused(admin_client, org, provider, client):
+    # Changed on purpose (issue 10): a pending record is invisible to every endpoint but the finalising
+    # POST /, and a grant written onto a pending record the starter can finalise is the hole itself.
     first = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
-    again = start(admin_client, org, integration_id=first["integrationId"]).json()["auth_url"]
-    second = posted_message(client.get(consent(again)))
-    assert second["integrationId"] == first["integrationId"]
-    assert Integration.objects.count() == 1
-    assert Integration.objects.get().credentials["access_token"] == provider.state.issued_access_tokens[1]
+    again = start(admin_client, org, integration_id=first["integrationId"])
+    assert again.status_code == 400 and again.json()["error"]["code"] == "INVALID_PARAM"
+    assert Integration.objects.get().credentials["access_token"] == provider.state.issued_access_tokens[0]
 
 
 @pytest.mark.parametrize(
