@@ -21,7 +21,7 @@ def cache_of_its_own(settings) -> None:
     """Each test starts with empty rate-limit counters: a key prefix of its own under the run's prefix
     (clearing the cache instead would flush a shared Redis database, broker queues included)."""
     default = settings.CACHES["default"]
-    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default['KEY_PREFIX']}-{uuid.uuid4().hex[:8]}"}}
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default.get('KEY_PREFIX', '')}-{uuid.uuid4().hex[:8]}"}}
 
 
 def ensure_plans() -> None:
