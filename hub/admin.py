@@ -1,7 +1,11 @@
-"""Django admin for operators: plans, organisations, users and memberships."""
+"""Django admin for operators: plans, organisations, users and memberships; refresh tokens without their text."""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+# Imported first so that its registrations exist here to be replaced (hub comes earlier in INSTALLED_APPS).
+from rest_framework_simplejwt.token_blacklist import admin as token_blacklist_admin
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from hub.models import Membership, Organisation, Plan, User
 
@@ -42,3 +46,16 @@ class UserAdmin(DjangoUserAdmin):
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+admin.site.unregister(OutstandingToken)
+
+
+@admin.register(OutstandingToken)
+class OutstandingTokenAdmin(token_blacklist_admin.OutstandingTokenAdmin):
+    """Refresh tokens by id, user and dates; never the token itself, which would log in as its user."""
+
+    exclude = ("token",)
+
+    def get_readonly_fields(self, *args, **kwargs) -> list[str]:
+        return [name for name in super().get_readonly_fields(*args, **kwargs) if name != "token"]

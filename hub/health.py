@@ -1,13 +1,20 @@
-"""Liveness and readiness probes for operators and orchestrators."""
+"""Liveness and readiness probes for operators and orchestrators.
+
+Probes are anonymous: /readyz names what failed and logs why; the why (hosts, driver messages)
+never goes into the answer.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from kombu import Connection
+
+logger = logging.getLogger(__name__)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -44,7 +51,9 @@ def broker_check() -> str | None:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     failures = {name: why for name, why in (("database", database_check()), ("broker", broker_check())) if why}
-    checks = {name: failures.get(name, "ok") for name in ("database", "broker")}
+    for name, why in failures.items():
+        logger.warning("Readiness check %s failed: %s", name, why)
+    checks = {name: "failed" if name in failures else "ok" for name in ("database", "broker")}
     if failures:
         return JsonResponse({"status": "unavailable", "failed": sorted(failures), "checks": checks}, status=503)
     return JsonResponse({"status": "ok", "checks": checks})

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
+from hub import keys
 from hub.local_secrets import local_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -16,12 +19,15 @@ VAR_DIR = Path(env("TRIBUTARY_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default=None) or local_secret(VAR_DIR, "SECRET_KEY")
+# With DEBUG off both keys must come from the environment (hub/local_secrets.py refuses to generate them).
+SECRET_KEY = env("SECRET_KEY", default=None) or local_secret(VAR_DIR, "SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 FRONTEND_ORIGIN = env("FRONTEND_ORIGIN", default="http://127.0.0.1:8000")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[FRONTEND_ORIGIN])
 # Comma-separated `id:base64key` pairs of 32-byte AES keys, newest first.
-FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secret(VAR_DIR, "FIELD_ENCRYPTION_KEYS")
+FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secret(
+    VAR_DIR, "FIELD_ENCRYPTION_KEYS", debug=DEBUG
+)
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -129,11 +135,17 @@ REST_FRAMEWORK = {
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=30)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
-    "SIGNING_KEY": SECRET_KEY,
+    # A key of its own, derived from SECRET_KEY: a token signed with SECRET_KEY itself is refused.
+    "SIGNING_KEY": keys.derived_key_text(SECRET_KEY, keys.JWT_SIGNING),
     "ALGORITHM": "HS256",
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "UPDATE_LAST_LOGIN": False,
+    # A refresh token works once: its use answers a new pair and blacklists it (token_blacklist app).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a fingerprint of the password hash: a password change ends them all.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -217,3 +229,54 @@ OAUTH_STATE_TTL_SECONDS = 600
 
 # OAuth (issue 10, oauth part): pending grants past their window and used or expired states are deleted.
 CELERY_BEAT_SCHEDULE["delete-oauth-leftovers"] = {"task": "integrations.delete_oauth_leftovers", "schedule": 300.0}
+
+# --- issue 10, auth part: rate limits, refresh-token blacklist, cache, HTTPS behind a proxy ---
+INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
+
+# Login per client IP and per email; the API per user. "<number>/<s|min|hour|day>".
+AUTH_LOGIN_RATE = env("AUTH_LOGIN_RATE", default="10/min")
+API_USER_RATE = env("API_USER_RATE", default="1200/min")
+for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE"):
+    if not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", globals()[_rate_name]):
+        raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["hub.throttles.ApiUserThrottle"]
+# Proxies in front of the hub whose X-Forwarded-For is trusted for the client IP (0: REMOTE_ADDR only,
+# so a client cannot pick its own IP; behind one load balancer, 1).
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("NUM_PROXIES", default=0)
+
+# Throttle counters live in the cache: Redis when REDIS_URL is set or the broker is Redis (shared by
+# every process), local memory otherwise (per process: fine for one process, `make run` and tests).
+REDIS_URL = env("REDIS_URL", default="") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="tributary"),
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="tributary"),
+        }
+    }
+
+CELERY_BEAT_SCHEDULE["flush-expired-refresh-tokens"] = {"task": "hub.flush_expired_refresh_tokens", "schedule": 3600.0}
+
+# HTTPS, for `manage.py check --deploy` (docs/security/auth.md lists the production values). Behind a
+# TLS-terminating proxy, SECURE_PROXY_SSL_HEADER names the header it sets (X-Forwarded-Proto: https).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes (kubelet, compose, load balancers) call these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+if _proxy_ssl_header := env("SECURE_PROXY_SSL_HEADER", default=""):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")

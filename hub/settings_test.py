@@ -1,9 +1,16 @@
 """Test settings: the production settings, with their own broker folder and queue and fast hashing."""
 
 import os
+import secrets
 
-from hub.settings import *  # noqa: F403
-from hub.settings import env
+from hub import local_secrets
+
+# The tests, and the gunicorn and worker processes they start with these settings, run with DEBUG off
+# and keep generated local keys; production (hub.settings with DEBUG off) refuses to.
+local_secrets.allow_generation()
+
+from hub.settings import *  # noqa: E402, F403
+from hub.settings import CACHES, env  # noqa: E402
 
 ALLOW_PRIVATE_UPSTREAMS = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -15,3 +22,6 @@ EXTRA_CONNECTORS = ["tests.fakes.notes.NotesConnector"]
 # No manifest to build before each run: static files keep their names (the console's test server
 # collects them first and serves them through WhiteNoise).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+# Each run counts its own requests: a shared Redis holds no other run's throttle counters
+# (tests/conftest.py also gives every test a prefix of its own under this one).
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": f"tributary-test-{os.getpid()}-{secrets.token_hex(4)}"}}

@@ -13,6 +13,21 @@ class IntegrationAdmin(admin.ModelAdmin):
     exclude = ("config_sealed", "credentials_sealed")
     readonly_fields = ("created_by", "last_sync_at", "created_at", "updated_at")
 
+    def get_readonly_fields(self, request, obj=None) -> tuple[str, ...]:
+        # An integration never changes organisation: its sealed config and tokens are bound to it,
+        # and its entries, jobs and webhook deliveries belong to the organisation that made them.
+        if obj is not None:
+            return (*self.readonly_fields, "organisation")
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the operator changed: a sync or OAuth refresh writing meanwhile keeps its columns.
+        if form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Operators inspect these; the sync pipeline is the only writer."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,14 @@ from hub.services import membership_set, organisation_create
 from tests.worker_process import WorkerProcess
 
 pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def cache_of_its_own(settings) -> None:
+    """Each test starts with empty rate-limit counters: a key prefix of its own under the run's prefix
+    (clearing the cache instead would flush a shared Redis database, broker queues included)."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {"default": {**default, "KEY_PREFIX": f"{default.get('KEY_PREFIX', '')}-{uuid.uuid4().hex[:8]}"}}
 
 
 def ensure_plans() -> None:

@@ -319,6 +319,11 @@ def test_member_sees_no_admin_controls_and_the_api_refuses_what_it_tries(page, b
     page.reload()
     expect(page.locator("#entries-empty")).to_contain_text("No entries yet")
     assert page.evaluate("localStorage.getItem('tributary.access')") != "expired-or-garbage"
+    # A refresh token works once: the console keeps the new one it got, so the next refresh works too.
+    page.evaluate("localStorage.setItem('tributary.access', 'expired-again')")
+    page.reload()
+    expect(page.locator("#entries-empty")).to_contain_text("No entries yet")
+    assert page.evaluate("localStorage.getItem('tributary.access')") != "expired-again"
     records = [Record(f"r{n}", f"Release note {n}", f"What changed in release {n}.") for n in range(25)]
     entries_upsert(integration=integration, records=records)
     page.reload()

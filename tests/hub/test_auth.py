@@ -7,8 +7,9 @@ import pytest
 from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory
 from rest_framework.views import APIView
-from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from hub import keys
 from hub.auth import tokens_for
 from hub.models import Role
 from hub.permissions import IsAdmin, IsManager, SubscriptionActive
@@ -17,6 +18,7 @@ from hub.services import membership_remove, membership_set
 pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/auth/token"
 ME_URL = "/api/v1/auth/me"
+REFRESH_URL = "/api/v1/auth/token/refresh"
 
 
 def login(email, password, **extra):
@@ -55,6 +57,63 @@ def test_refresh_returns_a_working_access_token_for_the_same_org(org, make_membe
     access = response.json()["access"]
     assert AccessToken(access)["org_id"] == str(org.id)
     assert bearer(access).get(ME_URL).json()["role"] == "admin"
+
+
+def refresh_with(refresh: str):
+    return APIClient().post(REFRESH_URL, {"refresh": refresh}, format="json")
+
+
+def test_refresh_rotates_and_the_used_token_is_refused(org, make_member):
+    make_member(org, Role.ADMIN, email="hal@example.com", password="s3cret-pass")
+    first = login("hal@example.com", "s3cret-pass").json()["refresh"]
+    answer = refresh_with(first)
+    assert answer.status_code == 200, answer.content
+    assert set(answer.json()) == {"access", "refresh"}
+    second = answer.json()["refresh"]
+    assert second != first and RefreshToken(second)["org_id"] == str(org.id)
+    assert_error(refresh_with(first), 401, "UNAUTHORIZED")
+    # The rotated one works, once, and still names the organisation.
+    third = refresh_with(second)
+    assert third.status_code == 200, third.content
+    assert AccessToken(third.json()["access"])["org_id"] == str(org.id)
+    assert bearer(third.json()["access"]).get(ME_URL).json()["org_id"] == str(org.id)
+    assert_error(refresh_with(second), 401, "UNAUTHORIZED")
+
+
+def test_a_password_change_ends_refresh_and_access_tokens(org, make_member):
+    make_member(org, email="ivy@example.com", password="old-pass-123")
+    pair = login("ivy@example.com", "old-pass-123").json()
+    membership_set(organisation=org, email="ivy@example.com", role=Role.ADMIN, password="new-pass-456")
+    assert_error(refresh_with(pair["refresh"]), 401, "UNAUTHORIZED")
+    assert_error(bearer(pair["access"]).get(ME_URL), 401, "UNAUTHORIZED")
+    fresh = login("ivy@example.com", "new-pass-456").json()
+    assert refresh_with(fresh["refresh"]).status_code == 200
+
+
+def test_a_removed_membership_ends_its_refresh_tokens_even_once_added_again(make_org, make_member):
+    left, stays = make_org("Left"), make_org("Stays")
+    make_member(left, email="jo@example.com", password="s3cret-pass")
+    make_member(stays, email="jo@example.com", password="s3cret-pass")
+    removed = login("jo@example.com", "s3cret-pass", org_id=str(left.id)).json()["refresh"]
+    kept = login("jo@example.com", "s3cret-pass", org_id=str(stays.id)).json()["refresh"]
+    membership_remove(organisation=left, email="jo@example.com")
+    assert_error(refresh_with(removed), 401, "UNAUTHORIZED")
+    membership_set(organisation=left, email="jo@example.com", role=Role.MEMBER)
+    assert_error(refresh_with(removed), 401, "UNAUTHORIZED")
+    assert refresh_with(kept).status_code == 200
+
+
+def test_refresh_of_a_deleted_org_is_unauthorized(org, make_member):
+    refresh = tokens_for(make_member(org))["refresh"]
+    org.delete()
+    assert_error(refresh_with(refresh), 401, "UNAUTHORIZED")
+
+
+def test_refreshing_the_token_of_a_deleted_user_is_unauthorized(org, make_member):
+    membership = make_member(org, email="kim@example.com")
+    refresh = tokens_for(membership)["refresh"]
+    membership.user.delete()
+    assert_error(refresh_with(refresh), 401, "UNAUTHORIZED")
 
 
 def test_refresh_with_garbage_is_unauthorized():
@@ -116,6 +175,17 @@ def test_token_signed_with_another_key_is_unauthorized(org, make_member):
     claims = AccessToken(tokens_for(make_member(org))["access"]).payload
     forged = jwt.encode(claims, "another-signing-key-that-is-long-enough-0123", algorithm="HS256")
     assert_error(bearer(forged).get(ME_URL), 401, "UNAUTHORIZED")
+
+
+def test_token_signed_with_the_raw_secret_key_is_refused(org, make_member, settings):
+    pair = tokens_for(make_member(org))
+    access_claims, refresh_claims = AccessToken(pair["access"]).payload, RefreshToken(pair["refresh"]).payload
+    assert bearer(pair["access"]).get(ME_URL).status_code == 200
+    assert_error(bearer(jwt.encode(access_claims, settings.SECRET_KEY, "HS256")).get(ME_URL), 401, "UNAUTHORIZED")
+    assert_error(refresh_with(jwt.encode(refresh_claims, settings.SECRET_KEY, "HS256")), 401, "UNAUTHORIZED")
+    # What signs them is the key derived for JWTs.
+    signing_key = keys.derived_key_text(settings.SECRET_KEY, keys.JWT_SIGNING)
+    assert jwt.decode(pair["access"], signing_key, algorithms=["HS256"])["org_id"] == str(org.id)
 
 
 def test_token_of_a_deleted_org_is_org_not_found(org, make_member):

@@ -69,7 +69,8 @@
       refreshing = send("POST", "/api/v1/auth/token/refresh", { refresh: refresh }).then(function (answer) {
         refreshing = null;
         if (answer.status === 200 && answer.body && answer.body.access) {
-          session.save({ access: answer.body.access });
+          // A refresh token works once: keep the new one the answer carries.
+          session.save({ access: answer.body.access, refresh: answer.body.refresh });
           return true;
         }
         return false;
