@@ -214,3 +214,7 @@ OAUTH_PROVIDERS = {
     },
 }
 OAUTH_STATE_TTL_SECONDS = 600
+
+# --- Hostile input (issue 10, part "input"): every JSON answer goes through a renderer that cleans
+# what UTF-8 cannot encode (upstream text in action results, rows stored before the write rule).
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["hub.renderers.CleaningJSONRenderer"]

@@ -6,7 +6,7 @@ import pytest
 
 from hub.parsers import MAX_JSON_DEPTH, json_depth_exceeds, loads_api_json
 from integrations.models import Integration
-from tests.fakes.confluence_fixtures import atlassian, basic_config, seed_spaces  # noqa: F401
+from tests.fakes.confluence_fixtures import seed_spaces
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
@@ -32,7 +32,7 @@ ENDPOINTS = [
     ("post", BASE, '{"type": "webhook", "name": "Deep", "config": {"x": %s}}'),
     ("post", "/api/v1/integrations", '{"type": "webhook", "name": %s}'),
     ("patch", BASE + "{id}", '{"name": "n", "config": {"site_url": %s}}'),
-    ("post", BASE + "{id}/actions/get_page", '{"page_id": %s}'),
+    ("post", BASE + "{id}/actions/get_page", '{"pageId": %s}'),
     ("post", BASE + "{id}/actions/create_page", '{"space_key": "PROJ", "title": "t", "content": %s}'),
     ("post", BASE + "{id}/actions/get_spaces", "%s"),
 ]
@@ -51,11 +51,15 @@ def test_a_deeply_nested_body_is_a_400_on_every_endpoint(admin_client, wiki, met
 @pytest.mark.parametrize("depth", [2, MAX_JSON_DEPTH - 2])
 def test_a_body_within_the_depth_bound_reaches_validation(admin_client, wiki, depth):
     created = admin_client.post(
-        BASE, '{"type": "webhook", "name": "Fine", "config": {"x": %s}}' % nested(depth), content_type="application/json"
+        BASE,
+        '{"type": "webhook", "name": "Fine", "config": {"x": DEEP}}'.replace("DEEP", nested(depth)),
+        content_type="application/json",
     )
-    assert created.status_code == 400 and created.json()["error"]["details"] == {"config.x": ["Unknown field for this connector."]}
+    assert created.status_code == 400 and created.json()["error"]["details"] == {
+        "config.x": ["Unknown field for this connector."]
+    }
     patched = admin_client.patch(
-        BASE + wiki, '{"config": {"spaces": %s}}' % nested(depth), content_type="application/json"
+        BASE + wiki, '{"config": {"spaces": DEEP}}'.replace("DEEP", nested(depth)), content_type="application/json"
     )
     assert patched.status_code == 400 and "config.spaces" in patched.json()["error"]["details"]
 
@@ -83,7 +87,9 @@ def test_a_lone_surrogate_in_a_patch_is_a_400_and_changes_nothing(admin_client, 
 
 
 def test_a_surrogate_pair_is_a_valid_character_and_is_kept(admin_client):
-    response = admin_client.post(BASE, '{"type": "webhook", "name": "ok \\ud83d\\ude00"}', content_type="application/json")
+    response = admin_client.post(
+        BASE, '{"type": "webhook", "name": "ok \\ud83d\\ude00"}', content_type="application/json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["name"] == "ok \U0001f600"
 
@@ -94,3 +100,22 @@ def test_depth_is_measured_without_recursion():
         deep = [deep]
     assert json_depth_exceeds(deep, 64) and not json_depth_exceeds([[{"a": [1]}]], 4)
     assert loads_api_json(b'{"a": [[{"b": 1}]]}') == {"a": [[{"b": 1}]]}
+
+
+@pytest.mark.parametrize("depth", DEPTHS)
+def test_a_deeply_nested_signed_webhook_is_a_400(admin_client, depth):
+    """The receive endpoint parses its own body (after the signature): deep metadata is refused when stored."""
+    from webhooks.signing import signature_for
+
+    created = admin_client.post(BASE, {"type": "webhook", "name": "Hook"}, format="json")
+    hook = created.json()
+    raw = '{"title": "t", "content": "c", "extra": DEEP}'.replace("DEEP", nested(depth)).encode()
+    response = admin_client.generic(
+        "POST",
+        f"{BASE}webhook/{hook['id']}/receive",
+        raw,
+        content_type="application/json",
+        headers={"X-Knora-Signature": signature_for(hook["signing_secret"], raw)},
+    )
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
