@@ -20,6 +20,9 @@ def _coerce(field: ConfigField, value: Any) -> tuple[Any, str | None]:
     if field.type in ("text", "password"):
         if not isinstance(value, str):
             return value, "Must be a string."
+        if "\x00" in value:
+            # Sent on to upstreams in headers and bodies, where NUL is never meant and breaks requests.
+            return value, "Must not contain NUL characters."
         return value.strip() if field.type == "text" else value, None
     if field.type == "boolean":
         return (value, None) if isinstance(value, bool) else (value, "Must be true or false.")

@@ -85,3 +85,9 @@ def test_a_hostile_address_stored_before_the_fix_gives_an_unhealthy_answer_not_a
 def test_ordinary_addresses_are_accepted(url):
     parts, error = http_url_parts(url)
     assert error is None and parts is not None and parts.hostname
+
+
+@pytest.mark.parametrize("field", ["client_id", "client_secret"])
+def test_nul_in_a_text_or_password_field_is_a_400_naming_it(admin_client, haiilo, field):
+    body = {"type": "haiilo", "name": "NUL", "config": {**haiilo.config(), field: "a\x00b"}}
+    assert_names_the_field(admin_client.post(BASE, body, format="json"), field)
