@@ -304,7 +304,8 @@ def _records_write(integration: Integration, records: list[Record]) -> tuple[Ups
 
 
 def _database_reason(exc: Exception) -> str:
-    """The database's own first line (it names the constraint or limit, never the value), kept short."""
+    """The database's first line, kept short: it names the limit or constraint; the values, on the
+    DETAIL lines that follow, are left out of the job's log."""
     first_line = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {first_line[:200]}" if first_line else type(exc).__name__
 
