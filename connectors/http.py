@@ -32,6 +32,7 @@ from connectors.http_guard import (
     allow_any_address,
     check_scheme,
     is_public_address,
+    parsed_upstream_url,
 )
 
 logger = logging.getLogger("connectors.http")
@@ -192,7 +193,7 @@ class UpstreamHttpClient:
         self.retry_after_max = retry_after_max
         self.sleep = sleep
         self._client = httpx.Client(
-            base_url=base_url,
+            base_url=parsed_upstream_url(base_url),
             headers=headers,
             auth=auth,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),

@@ -60,9 +60,18 @@ def allow_any_address(ip: IPAddress) -> bool:
     return True
 
 
+def parsed_upstream_url(url: httpx.URL | str) -> httpx.URL:
+    """`url` as httpx reads it, or UnsafeUpstreamURL: a URL httpx cannot parse is refused, not a crash."""
+    try:
+        return httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        # The message names no part of the URL: it may carry credentials in its userinfo.
+        raise UnsafeUpstreamURL("The upstream URL is not valid; correct it in the integration's config.") from None
+
+
 def check_scheme(url: httpx.URL | str) -> None:
     """Refuse anything but http and https; a reference with no scheme is judged once merged."""
-    url = httpx.URL(url)
+    url = parsed_upstream_url(url)
     # Checked before merging too: httpx merges a URL without a host ("file:/etc/passwd") into
     # base_url, which would hide the foreign scheme from a check on the merged result.
     if url.scheme and url.scheme not in ALLOWED_SCHEMES:

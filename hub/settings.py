@@ -280,3 +280,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 if _proxy_ssl_header := env("SECURE_PROXY_SSL_HEADER", default=""):
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+
+# --- Hostile input (issue 10, part "input"): every JSON answer goes through a renderer that cleans
+# what UTF-8 cannot encode (upstream text in action results, rows stored before the write rule).
+REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["hub.renderers.CleaningJSONRenderer"]

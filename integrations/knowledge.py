@@ -8,12 +8,13 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection
 from django.utils import timezone
 
-from connectors.base import Deletion, Record
+from connectors.base import Deletion, Record, RecordFailure
+from integrations.knowledge_clean import RecordRefused, is_clean_text, record_cleaned
 from integrations.models import Integration, KnowledgeEntry
 
 UPSERT_FIELDS = [
@@ -37,6 +38,8 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Records the write rule refused (integrations.knowledge_clean): nothing of them was written.
+    refused: list[RecordFailure] = field(default_factory=list)
 
 
 def content_hash(record: Record) -> str:
@@ -58,17 +61,31 @@ def content_hash(record: Record) -> str:
 def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> UpsertResult:
     """Upsert one batch; a record seen twice in the batch counts once (the last wins).
 
+    Each record is cleaned first (integrations.knowledge_clean); the ones refused are returned in
+    `refused` and the rest are written.
+
     On PostgreSQL: COPY into a staging table and one INSERT ... ON CONFLICT merge (the sync's hot
     path); elsewhere the portable ORM path. Both give the same rows and the same counts.
     """
-    by_id = {record.external_id: record for record in records}
+    by_id: dict[str, Record] = {}
+    refused: list[RecordFailure] = []
+    for record in records:
+        try:
+            cleaned = record_cleaned(record)
+        except RecordRefused as exc:
+            refused.append(RecordFailure(external_id=exc.external_id, reason=exc.message))
+            continue
+        by_id[cleaned.external_id] = cleaned
     if not by_id:
-        return UpsertResult()
+        return UpsertResult(refused=refused)
     if connection.vendor == "postgresql":
         from integrations.knowledge_copy import entries_upsert_copy
 
-        return entries_upsert_copy(integration=integration, records=list(by_id.values()))
-    return _entries_upsert_orm(integration=integration, by_id=by_id)
+        result = entries_upsert_copy(integration=integration, records=list(by_id.values()))
+    else:
+        result = _entries_upsert_orm(integration=integration, by_id=by_id)
+    result.refused = refused
+    return result
 
 
 def _entries_upsert_orm(*, integration: Integration, by_id: dict[str, Record]) -> UpsertResult:
@@ -111,6 +128,8 @@ def entries_tombstone(*, integration: Integration, deletions: Sequence[Deletion]
     now = timezone.now()
     by_time: dict = defaultdict(list)
     for deletion in deletions:
+        if not isinstance(deletion.external_id, str) or not is_clean_text(deletion.external_id):
+            continue  # no entry can have such an id (record_cleaned refuses it), and the query would fail
         by_time[deletion.deleted_at or now].append(deletion.external_id)
     count = 0
     for deleted_at, external_ids in by_time.items():
@@ -125,12 +144,13 @@ def _entry_row(integration: Integration, record: Record, digest: str, now) -> Kn
         organisation_id=integration.organisation_id,
         integration=integration,
         external_id=record.external_id,
-        title=record.title[:1000],
+        # Already cleaned and cut to the columns' lengths by record_cleaned.
+        title=record.title,
         content=record.content,
         html=record.html,
-        url=record.url[:2000],
-        author=record.author[:255],
-        language=record.language[:20],
+        url=record.url,
+        author=record.author,
+        language=record.language,
         metadata=record.metadata,
         source_created_at=record.source_created_at,
         source_updated_at=record.source_updated_at,
@@ -161,7 +181,11 @@ def entry_upsert_returning_id(*, integration: Integration, record: Record) -> uu
 
 
 def entry_row_params(integration: Integration, record: Record) -> list:
-    """The record as database parameters, in the column order of `entry_upsert_returning_id_sql`."""
+    """The record as database parameters, in the column order of `entry_upsert_returning_id_sql`.
+
+    Cleaned first (RecordRefused, a 400 where a request sent it, when it cannot be stored).
+    """
+    record = record_cleaned(record)
     row = _entry_row(integration, record, content_hash(record), timezone.now())
     return [f.get_db_prep_save(getattr(row, f.attname), connection) for f in KnowledgeEntry._meta.concrete_fields]
 

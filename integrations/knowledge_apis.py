@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.permissions import IsMember
+from hub.renderers import CleaningJSONRenderer
 from integrations.knowledge_selectors import entry_get, entry_list
 
 TAGS = ["knowledge"]
@@ -51,6 +52,8 @@ class EntryPagination(CursorPagination):
 
 class EntryListApi(APIView):
     permission_classes = [IsMember]
+    # Rows stored before the write rule may hold what UTF-8 cannot encode: cleaned, not a 500.
+    renderer_classes = [CleaningJSONRenderer]
 
     @extend_schema(
         parameters=[
@@ -79,6 +82,7 @@ class EntryListApi(APIView):
 
 class EntryDetailApi(APIView):
     permission_classes = [IsMember]
+    renderer_classes = [CleaningJSONRenderer]
 
     @extend_schema(responses={200: EntryOutput}, tags=TAGS)
     def get(self, request: Request, entry_id) -> Response:

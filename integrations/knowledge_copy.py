@@ -74,21 +74,16 @@ def _statements() -> tuple[str, str, str]:
     return create, copy, merge
 
 
-def _no_nul(text: str) -> str:
-    # PostgreSQL text cannot hold NUL; an upstream may still send one.
-    return text.replace("\x00", "") if "\x00" in text else text
-
-
 def _stage_row(record: Record, digest: str) -> tuple:
-    html = record.html
+    """A record cleaned by integrations.knowledge_clean (no NUL, valid Unicode, column lengths) as a row."""
     return (
         record.external_id,
-        _no_nul(record.title[:1000]),
-        _no_nul(record.content),
-        _no_nul(html) if html is not None else None,
-        record.url[:2000],
-        record.author[:255],
-        record.language[:20],
+        record.title,
+        record.content,
+        record.html,
+        record.url,
+        record.author,
+        record.language,
         json.dumps(record.metadata, default=str),
         record.source_created_at,
         record.source_updated_at,
@@ -97,7 +92,7 @@ def _stage_row(record: Record, digest: str) -> tuple:
 
 
 def entries_upsert_copy(*, integration: Integration, records: Sequence[Record]):
-    """Upsert records whose external ids are unique within the batch."""
+    """Upsert cleaned records (integrations.knowledge.entries_upsert) whose external ids are unique in the batch."""
     from integrations.knowledge import UpsertResult, content_hash
 
     create, copy_sql, merge = _statements()

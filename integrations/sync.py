@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from connectors import registry
@@ -25,7 +25,7 @@ from connectors.base import (
 )
 from connectors.errors import UpstreamError
 from hub.models import Organisation, User
-from integrations.knowledge import entries_tombstone, entries_upsert
+from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
 from integrations.models import Integration, IntegrationStatus, JobStatus, SyncJob
 from integrations.push import push_changed_entries
 from integrations.selectors import active_job
@@ -40,6 +40,9 @@ LOG_LINE_MAX_CHARS = 500
 STALE_AFTER = timedelta(minutes=30)
 # A slow upstream still shows progress: write what we have at least this often (seconds).
 PROGRESS_INTERVAL = 1.0
+# What a database (or the adaptation of a value for it) raises about one row's data: a column's
+# limit or type, a constraint or trigger, a value the driver cannot send.
+RECORD_WRITE_ERRORS = (DataError, IntegrityError, ValueError, TypeError, OverflowError)
 
 
 def sync_job_request(
@@ -210,11 +213,18 @@ def _pull(job: SyncJob, integration: Integration, connector: Connector, log: Job
         nonlocal last_flush
         last_flush = time.monotonic()
         if pending.records:
-            result = entries_upsert(integration=integration, records=pending.records)
+            result, failures = _records_write(integration, pending.records)
             counters.created += result.created
             counters.imported += result.created + result.updated + result.unchanged
+            for failure in failures:
+                counters.failed += 1
+                log.add("error", failure.reason, external_id=failure.external_id)
+                logger.warning(
+                    "Record %r of integration %s not stored: %s", failure.external_id, integration.id, failure.reason
+                )
             # Two records with one external_id in one batch count once; the rest are duplicates.
-            counters.skipped += len(pending.records) - (result.created + result.updated + result.unchanged)
+            written = result.created + result.updated + result.unchanged + len(failures)
+            counters.skipped += len(pending.records) - written
         if pending.deletions:
             counters.deleted += entries_tombstone(integration=integration, deletions=pending.deletions)
         pending.clear()
@@ -252,6 +262,52 @@ def _pull(job: SyncJob, integration: Integration, connector: Connector, log: Job
     for reason, count in skipped_reasons.most_common():
         log.add("info", f"Skipped {count} record(s): {reason}.")
     flush()
+
+
+def _records_write(integration: Integration, records: list[Record]) -> tuple[UpsertResult, list[RecordFailure]]:
+    """Write one batch; when the database refuses it, write it row by row so one bad record fails alone.
+
+    Returns the counts of what was written and one failure per record that was not (refused by the
+    write rule, or refused by the database). Each attempt is its own savepoint, so a refused row
+    leaves no half-written batch and no broken transaction behind. Only errors about the data are a
+    record's failure; a lost connection, a lock or a timeout (OperationalError and the like) fail the
+    job, so its cursor stays and the next run writes the batch again.
+    """
+    try:
+        with transaction.atomic():
+            result = entries_upsert(integration=integration, records=records)
+        return result, list(result.refused)
+    except RECORD_WRITE_ERRORS as exc:
+        logger.warning(
+            "A batch of %d records for integration %s failed to write (%s); retrying row by row.",
+            len(records),
+            integration.id,
+            type(exc).__name__,
+        )
+    total, failures = UpsertResult(), []
+    # The last record of an external id wins, as in a batch.
+    for record in {record.external_id: record for record in records}.values():
+        try:
+            with transaction.atomic():
+                one = entries_upsert(integration=integration, records=[record])
+        except RECORD_WRITE_ERRORS as exc:
+            reason = f"The record could not be stored: {_database_reason(exc)}"
+            failures.append(RecordFailure(external_id=record.external_id, reason=reason))
+            continue
+        total.created, total.updated, total.unchanged = (
+            total.created + one.created,
+            total.updated + one.updated,
+            total.unchanged + one.unchanged,
+        )
+        failures.extend(one.refused)
+    return total, failures
+
+
+def _database_reason(exc: Exception) -> str:
+    """The database's first line, kept short: it names the limit or constraint; the values, on the
+    DETAIL lines that follow, are left out of the job's log."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line[:200]}" if first_line else type(exc).__name__
 
 
 def _push(job: SyncJob, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:

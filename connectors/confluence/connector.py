@@ -6,7 +6,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -23,7 +22,7 @@ from connectors.base import (
     PullItem,
     PullSource,
 )
-from connectors.config import validate_against_schema
+from connectors.config import http_url_parts, validate_against_schema
 from connectors.confluence.actions import ConfluenceActions
 from connectors.confluence.auth import AtlassianOAuth, gateway_root
 from connectors.confluence.client import ConfluenceClient
@@ -90,8 +89,10 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
                     errors[key] = ["Basic authentication needs site_url, email and api_token together."]
         if cleaned.get("site_url"):
             cleaned["site_url"] = normalised_site_url(cleaned["site_url"])
-            parts = urlsplit(cleaned["site_url"])
-            if parts.scheme not in ("https", "http") or not parts.hostname or parts.path:
+            parts, error = http_url_parts(cleaned["site_url"])
+            if parts is None:
+                errors["site_url"] = [f"{error} Use the site's address, e.g. https://your-domain.atlassian.net."]
+            elif parts.path or parts.query or parts.fragment or parts.username or parts.password:
                 errors["site_url"] = ["Must be the site's address, e.g. https://your-domain.atlassian.net."]
         keys = space_keys(cleaned)
         if wrong := [key for key in keys if not SPACE_KEY.match(key)]:

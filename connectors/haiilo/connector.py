@@ -6,7 +6,6 @@ import copy
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 
@@ -27,6 +26,7 @@ from connectors.base import (
     RecordFailure,
     Skipped,
 )
+from connectors.config import http_url_parts
 from connectors.errors import CredentialInvalid, UpstreamError, UpstreamRejected
 from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
@@ -266,9 +266,9 @@ def _event_id(event: dict[str, Any]) -> int:
 
 def _clean_base_url(value: str) -> tuple[str, str | None]:
     url = value.strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return value, "Must be an http(s) URL, like https://acme.haiilo.com."
+    parts, error = http_url_parts(url)
+    if parts is None:
+        return value, f"{error} Use an http(s) URL, like https://acme.haiilo.com."
     if parts.query or parts.fragment or parts.username or parts.password:
         return value, "Must be the tenant's address only, without credentials, query or fragment."
     return url, None

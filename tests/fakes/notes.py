@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -48,9 +49,14 @@ class NotesUpstream:
     broken_json: bool = False
     requests: list[str] = field(default_factory=list)
 
-    def put(self, note_id: str, title: str, body: str) -> None:
+    def put(self, note_id: str, title: str, body: str, **extra: Any) -> None:
+        """A note; `extra` may carry `metadata` (any JSON) and `created_at` (ISO 8601 text), served as given.
+
+        With them a test can serve hostile records (lone surrogates, NUL, NaN, unrepresentable times,
+        ids over a column's limit) through real HTTP and JSON, as an upstream would.
+        """
         self.version += 1
-        self.notes[note_id] = {"id": note_id, "title": title, "body": body, "version": self.version}
+        self.notes[note_id] = {"id": note_id, "title": title, "body": body, "version": self.version, **extra}
         self.deleted.pop(note_id, None)
 
     def delete(self, note_id: str) -> None:
@@ -167,10 +173,20 @@ class NotesConnector(Connector, Probe, Preview, PullSource):
                 if "cursor" not in params:
                     yield Found(page["total"])
                 for note in page["items"]:
-                    yield Record(external_id=note["id"], title=note["title"], content=note["body"])
+                    yield Record(
+                        external_id=note["id"],
+                        title=note["title"],
+                        content=note["body"],
+                        metadata=note.get("metadata") or {},
+                        source_created_at=_created_at(note.get("created_at")),
+                    )
                 for note_id in page["deleted"]:
                     yield Deletion(external_id=note_id)
                 if not page["next_cursor"]:
                     yield Checkpoint({"since": page["version"]})
                     return
                 params = {"cursor": page["next_cursor"]}
+
+
+def _created_at(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

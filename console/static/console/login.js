@@ -8,10 +8,24 @@
   var errorBox = ui.$("#login-error");
   var orgChoice = ui.$("#org-choice");
 
-  /** Only a path on this site: `next` must not send the user elsewhere. */
+  /**
+   * Only a path on this site: `next` must not send the user elsewhere. The server has judged it already
+   * (page config `next_path`); here it is resolved as the browser will resolve it (tabs and newlines
+   * dropped, a backslash read as a slash) and kept only if it stays on this origin.
+   */
   function nextPath() {
-    var next = new URLSearchParams(window.location.search).get("next") || "/";
-    return next.charAt(0) === "/" && next.charAt(1) !== "/" && next.charAt(1) !== "\\" ? next : "/";
+    var config = ui.pageConfig() || {};
+    var next = config.next_path || "/";
+    if (next.charAt(0) !== "/") return "/";
+    var target;
+    try {
+      target = new URL(next, window.location.origin);
+    } catch (error) {
+      return "/";
+    }
+    if (target.origin !== window.location.origin) return "/";
+    var path = target.pathname + target.search + target.hash;
+    return /^\/(?![\/\\])/.test(path) ? path : "/";
   }
 
   function showMessage(text, kind) {
