@@ -8,7 +8,8 @@ from django.db.models import Q, QuerySet
 
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation
-from integrations.models import Integration, KnowledgeEntry
+from integrations.models import KnowledgeEntry
+from integrations.selectors import usable_integrations
 
 
 def entry_list(
@@ -20,7 +21,7 @@ def entry_list(
 ) -> QuerySet[KnowledgeEntry]:
     entries = KnowledgeEntry.objects.filter(organisation=organisation).select_related("integration")
     if integration_id is not None:
-        if not Integration.objects.filter(organisation=organisation, id=integration_id).exists():
+        if not usable_integrations(organisation=organisation).filter(id=integration_id).exists():
             raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
         entries = entries.filter(integration_id=integration_id)
     if query:

@@ -72,6 +72,12 @@ def test_no_endpoint_but_finalising_reaches_a_pending_grant(admin_client, org, p
     assert Integration.objects.get(id=pending_id).is_pending
 
 
+def test_the_knowledge_filter_treats_a_pending_grant_as_absent(admin_client, org, provider):
+    pending_id = grant_consented_elsewhere(admin_client, org)
+    response = admin_client.get("/api/v1/knowledge/entries", {"integration": pending_id})
+    assert response.status_code == 404 and response.json()["error"]["code"] == "NOT_FOUND"
+
+
 def test_a_pending_grant_past_the_states_window_is_not_finalised(admin_client, org, provider, client):
     message = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
     pending = Integration.objects.get(id=message["integrationId"])
