@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,6 +12,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from hub.auth import tokens_for
 from hub.permissions import IsMember
+from hub.schema import errors
 from hub.services import login_membership
 
 
@@ -32,7 +33,7 @@ class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput}, tags=["auth"])
+    @extend_schema(request=TokenInput, responses={200: TokenOutput, **errors(401)}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -49,6 +50,12 @@ class TokenObtainApi(APIView):
         return Response(TokenOutput(body).data)
 
 
+class TokenRefreshOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField(required=False, help_text="The next refresh token, when refresh tokens rotate.")
+
+
+@extend_schema_view(post=extend_schema(responses={200: TokenRefreshOutput, **errors(401)}, tags=["auth"]))
 class TokenRefreshApi(TokenRefreshView):
     """`{"refresh"}` → a new access token carrying the same organisation."""
 
