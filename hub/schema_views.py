@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from hub.schema import errors
+from hub.schema import ErrorEnvelope, errors
 
 WEBHOOK_HEADERS = [
     OpenApiParameter(
@@ -89,7 +89,18 @@ class WebhookReceiveDoc(_PlainView):
         responses={
             202: OpenApiResponse(WebhookReceiptOutput, description="Accepted: an entry was written."),
             200: OpenApiResponse(WebhookReceiptOutput, description="Verified, but the payload had no text."),
-            **errors(400, 403, 404, 413, 415, 429),
+            400: OpenApiResponse(
+                ErrorEnvelope,
+                description="No or a malformed signature header, not a JSON object, "
+                "a lone surrogate or NUL, or a delivery key over 255 characters (VALIDATION_ERROR).",
+            ),
+            403: OpenApiResponse(
+                ErrorEnvelope,
+                description="The signature does not match, or the timestamp is more "
+                "than 300 s away, or a body-only signature where timestamps are required (FORBIDDEN).",
+            ),
+            404: OpenApiResponse(ErrorEnvelope, description="No webhook integration has this id (NOT_FOUND)."),
+            **errors(413, 415, 429),
         },
         tags=["integrations"],
     )

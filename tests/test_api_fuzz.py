@@ -47,6 +47,7 @@ KNOWN_ID_PROBABILITY = 0.8
 
 ACTIONS = ["get_spaces", "get_pages", "get_page", "create_page", "update_page", "delete_page"]
 DELETE_INTEGRATION = "DELETE /api/v1/integrations/{integration_id}"
+WEBHOOK_RECEIVE = "POST /api/v1/integrations/webhook/{integration_id}/receive"
 
 
 @dataclass
@@ -55,6 +56,7 @@ class FuzzWorld:
     tokens: dict[str, str]
     integration_ids: list[str]
     doomed_ids: list[str]
+    webhook_ids: list[str]
     job_ids: list[str]
     entry_ids: list[str]
 
@@ -106,6 +108,7 @@ def fuzz_world(make_org, make_member, notes_upstream, confluence_upstream) -> Fu
         tokens={"admin": tokens_for(admin)["access"], "member": tokens_for(member)["access"]},
         integration_ids=[str(webhook.id), str(notes.id), str(wiki.id)],
         doomed_ids=[str(integration.id) for integration in doomed],
+        webhook_ids=[str(webhook.id)],
         job_ids=[str(job.id)],
         entry_ids=[str(entry_id) for entry_id in notes.entries.values_list("id", flat=True)],
     )
@@ -119,6 +122,7 @@ def fuzz_schema(request, fuzz_hub: LiveHub, fuzz_world: FuzzWorld):
     known = {
         "integrations": fuzz_world.integration_ids,
         "doomed": fuzz_world.doomed_ids,
+        "webhooks": fuzz_world.webhook_ids,
         "actions": ACTIONS,
         "jobs": fuzz_world.job_ids,
         "entries": fuzz_world.entry_ids,
@@ -156,7 +160,13 @@ def fuzz_schema(request, fuzz_hub: LiveHub, fuzz_world: FuzzWorld):
                 {
                     "include-name": DELETE_INTEGRATION,
                     "parameters": {"path.integration_id": {"dictionary": "doomed", "probability": 0.5}},
-                }
+                },
+                {
+                    "include-name": WEBHOOK_RECEIVE,
+                    "parameters": {
+                        "path.integration_id": {"dictionary": "webhooks", "probability": KNOWN_ID_PROBABILITY}
+                    },
+                },
             ],
         }
     )
