@@ -33,8 +33,8 @@ class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    # 429: the login throttles (AUTH_LOGIN_RATE, per IP and per email).
-    @extend_schema(request=TokenInput, responses={200: TokenOutput, **errors(401, 429)}, tags=["auth"])
+    # 403: not a member of the org_id given (INSUFFICIENT_ROLE, ORG_NOT_FOUND); 429: the login throttles.
+    @extend_schema(request=TokenInput, responses={200: TokenOutput, **errors(401, 403, 429)}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -83,6 +83,7 @@ def world(org, make_member):
         "member": {"Authorization": f"Bearer {tokens_for(member)['access']}"},
         "anonymous": {},
         "webhook": webhook,
+        "member_email": member.user.email,
     }
 
 
@@ -137,6 +138,7 @@ def test_wrapped_lists_are_described_as_the_objects_they_are(document, openapi, 
             400,
         ),
         ("anonymous", "POST", "/api/v1/auth/token", "/api/v1/auth/token", b'{"email": "a@b.co", "password": "x"}', 401),
+        ("anonymous", "POST", "/api/v1/auth/token", "/api/v1/auth/token", "login elsewhere", 403),
         ("anonymous", "POST", "/api/v1/auth/token/refresh", "/api/v1/auth/token/refresh", b'{"refresh": "x"}', 401),
     ],
 )
@@ -144,6 +146,9 @@ def test_error_answers_are_described_in_the_one_envelope(
     document, openapi, wsgi, world, role, method, template, url, body, status
 ):
     url = url.format(id=world["webhook"].id, other=uuid.uuid4())
+    if body == "login elsewhere":
+        body = json.dumps({"email": world["member_email"], "password": "pw-1234567", "org_id": str(uuid.uuid4())})
+        body = body.encode()
     headers = dict(world[role])
     if body == "text":
         body, headers["Content-Type"] = b"name=x", "text/plain"
@@ -189,7 +194,7 @@ def test_every_error_answer_is_the_envelope_component(document):
         ("get", "/api/v1/integrations/oauth/start", {"200", "400", "401", "402", "403", "500"}),
         ("post", "/api/v1/integrations/{integration_id}/actions/{action}", {"200", "402", "409", "429", "502"}),
         ("get", "/api/v1/knowledge/entries", {"200", "400", "401", "403", "404"}),
-        ("post", "/api/v1/auth/token", {"200", "400", "401", "413", "415"}),
+        ("post", "/api/v1/auth/token", {"200", "400", "401", "403", "413", "415", "429"}),
     ],
 )
 def test_each_operation_lists_the_statuses_it_can_answer(document, method, template, statuses):
