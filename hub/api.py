@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from hub.auth import tokens_for, tokens_refreshed
 from hub.permissions import IsMember
+from hub.schema import errors
 from hub.services import login_membership
 from hub.throttles import LoginEmailThrottle, LoginIpThrottle
 
@@ -33,7 +34,8 @@ class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [LoginIpThrottle, LoginEmailThrottle]
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput}, tags=["auth"])
+    # 403: not a member of the org_id given (INSUFFICIENT_ROLE, ORG_NOT_FOUND); 429: the login throttles.
+    @extend_schema(request=TokenInput, responses={200: TokenOutput, **errors(401, 403, 429)}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -65,7 +67,7 @@ class TokenRefreshApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=TokenRefreshInput, responses={200: TokenRefreshOutput}, tags=["auth"])
+    @extend_schema(request=TokenRefreshInput, responses={200: TokenRefreshOutput, **errors(401)}, tags=["auth"])
     def post(self, request: Request) -> Response:
         data = TokenRefreshInput(data=request.data)
         data.is_valid(raise_exception=True)

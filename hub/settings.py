@@ -128,7 +128,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["hub.parsers.BoundedJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "hub.errors.api_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hub.schema.ErrorAwareAutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -156,6 +156,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema tells the truth (issue 10): error answers derived per operation, the plain views added.
+    "DEFAULT_GENERATOR_CLASS": "hub.schema.TributarySchemaGenerator",
+    "ENUM_NAME_OVERRIDES": {"ErrorCodeEnum": "hub.schema.ERROR_CODE_CHOICES"},
 }
 
 # Celery: Redis in production; an embedded filesystem broker (no server) by default.

@@ -12,16 +12,20 @@ from rest_framework.views import APIView
 
 from connectors import registry
 from hub.permissions import IsAdmin, IsManager, SubscriptionActive
+from hub.schema import errors
 from integrations import selectors, services, sync
 from integrations.serializers import (
+    ConnectorListOutput,
     ConnectorOutput,
     HealthOutput,
     IntegrationCreatedOutput,
     IntegrationCreateInput,
+    IntegrationListOutput,
     IntegrationOutput,
     IntegrationUpdateInput,
     PreviewOutput,
     SyncJobDetailOutput,
+    SyncJobListOutput,
     SyncJobOutput,
     SyncStartedOutput,
 )
@@ -36,7 +40,7 @@ def _integration(request: Request, integration_id):
 class ConnectorListApi(APIView):
     permission_classes = [IsManager]
 
-    @extend_schema(responses={200: ConnectorOutput(many=True)}, tags=TAGS)
+    @extend_schema(responses={200: ConnectorListOutput}, tags=TAGS)
     def get(self, request: Request) -> Response:
         infos = [dataclasses.asdict(cls.info) for cls in registry.all_connectors()]
         return Response({"connectors": ConnectorOutput(infos, many=True).data, "total": len(infos)})
@@ -49,13 +53,15 @@ class IntegrationListCreateApi(APIView):
             return [IsAdmin(), SubscriptionActive()]
         return [IsManager()]
 
-    @extend_schema(responses={200: IntegrationOutput(many=True)}, tags=TAGS)
+    @extend_schema(responses={200: IntegrationListOutput}, tags=TAGS)
     def get(self, request: Request) -> Response:
         integrations = selectors.integration_list(organisation=request.auth.organisation)
         data = IntegrationOutput(integrations, many=True).data
         return Response({"integrations": data, "total": len(data)})
 
-    @extend_schema(request=IntegrationCreateInput, responses={201: IntegrationCreatedOutput}, tags=TAGS)
+    @extend_schema(
+        request=IntegrationCreateInput, responses={201: IntegrationCreatedOutput, **errors(404, 502)}, tags=TAGS
+    )
     def post(self, request: Request) -> Response:
         body = IntegrationCreateInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -88,7 +94,7 @@ class IntegrationListCreateApi(APIView):
 class IntegrationDetailApi(APIView):
     permission_classes = [IsAdmin]
 
-    @extend_schema(request=IntegrationUpdateInput, responses={200: IntegrationOutput}, tags=TAGS)
+    @extend_schema(request=IntegrationUpdateInput, responses={200: IntegrationOutput, **errors(502)}, tags=TAGS)
     def patch(self, request: Request, integration_id) -> Response:
         integration = _integration(request, integration_id)
         body = IntegrationUpdateInput(data=request.data)
@@ -114,7 +120,7 @@ class IntegrationHealthApi(APIView):
 class IntegrationConnectionHealthApi(APIView):
     permission_classes = [IsManager]
 
-    @extend_schema(responses={200: HealthOutput}, tags=TAGS)
+    @extend_schema(responses={200: HealthOutput, **errors(400)}, tags=TAGS)
     def get(self, request: Request, integration_id) -> Response:
         body = services.integration_probe(integration=_integration(request, integration_id))
         return Response(HealthOutput(body).data)
@@ -123,7 +129,7 @@ class IntegrationConnectionHealthApi(APIView):
 class IntegrationPreviewApi(APIView):
     permission_classes = [IsManager]
 
-    @extend_schema(responses={200: PreviewOutput}, tags=TAGS)
+    @extend_schema(responses={200: PreviewOutput, **errors(400, 502)}, tags=TAGS)
     def get(self, request: Request, integration_id) -> Response:
         body = services.integration_preview(integration=_integration(request, integration_id))
         return Response(PreviewOutput(body).data)
@@ -151,7 +157,7 @@ class IntegrationSyncApi(APIView):
 class IntegrationHistoryApi(APIView):
     permission_classes = [IsManager]
 
-    @extend_schema(responses={200: SyncJobOutput(many=True)}, tags=TAGS)
+    @extend_schema(responses={200: SyncJobListOutput}, tags=TAGS)
     def get(self, request: Request, integration_id) -> Response:
         integration = _integration(request, integration_id)
         jobs = selectors.job_list(organisation=request.auth.organisation, integration=integration)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from hub.permissions import IsMember
 from hub.renderers import CleaningJSONRenderer
+from hub.schema import ListOutput, errors
 from integrations.knowledge_selectors import entry_get, entry_list
 
 TAGS = ["knowledge"]
@@ -37,6 +38,14 @@ class EntryOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class EntryPageOutput(ListOutput):
+    """One page of CursorPagination's answer."""
+
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = EntryOutput(many=True)
+
+
 class EntryFilterInput(serializers.Serializer):
     integration = serializers.UUIDField(required=False)
     q = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
@@ -57,13 +66,13 @@ class EntryListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("integration", str, description="Only entries of this integration (UUID)"),
+            OpenApiParameter("integration", OpenApiTypes.UUID, description="Only entries of this integration"),
             OpenApiParameter("q", str, description="Text search in title and content"),
             OpenApiParameter("include_deleted", bool, description="Include tombstones"),
             OpenApiParameter("cursor", str),
             OpenApiParameter("page_size", int),
         ],
-        responses={200: EntryOutput(many=True)},
+        responses={200: EntryPageOutput, **errors(404)},  # 404: a cursor that is not ours
         tags=TAGS,
     )
     def get(self, request: Request) -> Response:

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.permissions import IsAdmin, SubscriptionActive
+from hub.schema import errors
 from integrations.oauth import OAuthFlowError, oauth_callback, oauth_start
 
 
@@ -29,7 +30,7 @@ class OAuthStartApi(APIView):
             OpenApiParameter("org_id", str, required=True),
             OpenApiParameter("integration_id", str),
         ],
-        responses={200: OAuthStartOutput},
+        responses={200: OAuthStartOutput, **errors(500)},  # 500 OAUTH_CONFIG_ERROR: no client id/secret
         tags=["integrations"],
     )
     def get(self, request: Request) -> Response:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from hub.schema import ListOutput
+
 
 class IntegrationOutput(serializers.Serializer):
     id = serializers.UUIDField()
@@ -110,3 +112,53 @@ class SyncJobOutput(serializers.Serializer):
 
 class SyncJobDetailOutput(SyncJobOutput):
     log = serializers.JSONField()
+
+
+# The list answers are objects around their items (Knora's shapes), so the schema says so.
+class ConnectorListOutput(ListOutput):
+    connectors = ConnectorOutput(many=True)
+    total = serializers.IntegerField()
+
+
+class IntegrationListOutput(ListOutput):
+    integrations = IntegrationOutput(many=True)
+    total = serializers.IntegerField()
+
+
+class SyncJobListOutput(ListOutput):
+    integration_id = serializers.UUIDField()
+    jobs = SyncJobOutput(many=True)
+    total = serializers.IntegerField()
+
+
+class ActionFieldOutput(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    default = serializers.JSONField(allow_null=True)
+    options = serializers.ListField(child=serializers.DictField())
+    minimum = serializers.IntegerField(allow_null=True)
+    maximum = serializers.IntegerField(allow_null=True)
+
+
+class ActionOutput(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["read", "write"])
+    required_role = serializers.ChoiceField(choices=["manager", "admin"])
+    fields = ActionFieldOutput(many=True)
+
+
+class ActionListOutput(ListOutput):
+    integration_id = serializers.UUIDField()
+    actions = ActionOutput(many=True)
+    total = serializers.IntegerField()
+
+
+class ActionRunOutput(serializers.Serializer):
+    action = serializers.CharField()
+    integration_id = serializers.UUIDField()
+    result = serializers.JSONField(help_text="The action's own answer, as the seed describes it.")
