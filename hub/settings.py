@@ -214,3 +214,9 @@ OAUTH_PROVIDERS = {
     },
 }
 OAUTH_STATE_TTL_SECONDS = 600
+
+# Webhooks (issue 10, webhooks part): receive throttle per integration, secret rotation overlap,
+# and the beat task that prunes delivery records older than the replay window.
+WEBHOOK_RECEIVE_RATE = env("WEBHOOK_RECEIVE_RATE", default="6000/min")
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}
