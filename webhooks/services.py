@@ -311,8 +311,8 @@ def webhook_secret_rotate(*, organisation: Organisation, integration_id: uuid.UU
     if isinstance(current, str) and current:
         credentials |= {"previous_signing_secret": current, "secret_rotated_at": timezone.now().isoformat()}
     integration.credentials = credentials
+    # Saving drops this process's copy (webhooks.apps); other processes reload on a mismatch.
     integration.save(update_fields=["credentials_sealed", "updated_at"])
-    transaction.on_commit(lambda: webhook_target_forget(integration_id=integration.id))
     return integration, secret
 
 
