@@ -411,23 +411,30 @@ def test_signing_secret_is_never_logged(webhook, caplog):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
-def test_keyed_delivery_takes_one_statement_once_the_integration_is_known_on_postgresql(webhook):
+@pytest.mark.parametrize("scheme", ["standard", "knora"])
+def test_keyed_delivery_takes_one_statement_once_the_integration_is_known_on_postgresql(webhook, scheme):
     """The hot path: entry and delivery row in one statement (no BEGIN/COMMIT); the lookup
     before it only for the first delivery a process sees for an integration."""
     from django.test.utils import CaptureQueriesContext
+
+    from webhooks.services import delivery_key_of_unsigned
 
     path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
     statements = []
     for key in ("d-1", "d-2"):
         with CaptureQueriesContext(connection) as queries:
-            response = post_signed(path, {"text": f"event {key}"}, secret, headers={"webhook-id": key})
+            if scheme == "standard":
+                response = post_standard(path, {"text": f"event {key}"}, secret, msg_id=key)
+            else:
+                response = post_signed(path, {"text": f"event {key}"}, secret, headers={"webhook-id": key})
         assert response.status_code == 202, response.content
         statements.append(len(queries))
 
     assert statements == [2, 1]
     deliveries = {d.idempotency_key: d for d in WebhookDelivery.objects.all()}
-    assert set(deliveries) == {"d-1", "d-2"} and all(d.accepted for d in deliveries.values())
-    assert str(deliveries["d-2"].entry_id) == response.json()["entry_id"]
+    stored_key = {"standard": str, "knora": delivery_key_of_unsigned}[scheme]
+    assert set(deliveries) == {stored_key("d-1"), stored_key("d-2")} and all(d.accepted for d in deliveries.values())
+    assert str(deliveries[stored_key("d-2")].entry_id) == response.json()["entry_id"]
 
 
 @pytest.mark.django_db(transaction=True)
