@@ -142,7 +142,7 @@ def _verified_delivery(request: HttpRequest, integration_id: uuid.UUID):
                 ErrorCode.FORBIDDEN, f"The webhook timestamp is more than {TIMESTAMP_TOLERANCE_SECONDS} s from now."
             )
         target = _target_verifying(target, lambda t: _standard_verified(t, raw_body, standard))
-        signed_id, unsigned_key = standard.msg_id, None
+        signed_id = standard.msg_id
     else:
         digest = signature_digest(headers.get(SIGNATURE_HEADER))
         if digest is None:
@@ -151,10 +151,11 @@ def _verified_delivery(request: HttpRequest, integration_id: uuid.UUID):
                 f"The {SIGNATURE_HEADER} header must read sha256=<64 hex characters>.",
             )
         target = _target_verifying(target, lambda t: _knora_verified(t, raw_body, digest))
-        signed_id, unsigned_key = None, _unsigned_key(request)
+        signed_id = None
     if request.content_type.lower() != "application/json":
         raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json.")
     payload = _json_object(raw_body)
+    unsigned_key = None if signed_id else _unsigned_key(request)
     return target, payload, raw_body, signed_id, unsigned_key
 
 
