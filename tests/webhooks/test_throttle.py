@@ -6,7 +6,7 @@ import time
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import override_settings
 
 from hub import settings as hub_settings
@@ -17,20 +17,23 @@ from webhooks.throttles import WebhookReceiveThrottle
 pytestmark = pytest.mark.django_db
 
 # Local memory always; Redis too when the run has one (the broker is Redis), as in production.
-CACHE_BACKENDS = {"locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Each test's integration is new, so its counters are too: nothing is cleared (on Redis that would
+# flush the broker's database under a running worker).
+CACHE_BACKENDS = {"locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}}
 if django_settings.CELERY_BROKER_URL.startswith("redis://"):
     CACHE_BACKENDS["redis"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": django_settings.CELERY_BROKER_URL,
+        "KEY_PREFIX": "tributary-test",
     }
 
 
 @pytest.fixture(params=sorted(CACHE_BACKENDS))
 def each_cache(request):
     with override_settings(CACHES={"default": CACHE_BACKENDS[request.param]}):
-        cache.clear()
+        expected = {"locmem": "LocMemCache", "redis": "RedisCache"}[request.param]
+        assert type(caches["default"]).__name__ == expected
         yield request.param
-        cache.clear()
 
 
 def test_default_rate_is_6000_per_minute():
