@@ -287,3 +287,9 @@ if _proxy_ssl_header := env("SECURE_PROXY_SSL_HEADER", default=""):
 # --- Hostile input (issue 10, part "input"): every JSON answer goes through a renderer that cleans
 # what UTF-8 cannot encode (upstream text in action results, rows stored before the write rule).
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["hub.renderers.CleaningJSONRenderer"]
+
+# Webhooks (issue 10, webhooks part): receive throttle per integration, secret rotation overlap,
+# and the beat task that prunes delivery records older than the replay window.
+WEBHOOK_RECEIVE_RATE = env("WEBHOOK_RECEIVE_RATE", default="6000/min")
+WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 import uuid
@@ -100,7 +101,7 @@ def _integration_create_locked(
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
     if type == WEBHOOK_TYPE:
-        signing_secret = "whsec_" + secrets.token_urlsafe(32)
+        signing_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()  # = webhooks.signing
         integration.credentials = {"signing_secret": signing_secret}
         shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
     else:

@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 from integrations import action_apis, apis
+from webhooks import apis as webhook_apis
 
 app_name = "integrations"
 
@@ -25,6 +26,7 @@ urlpatterns = [
         apis.IntegrationJobDetailApi.as_view(),
         name="job-detail",
     ),
+    path("<uuid:integration_id>/rotate-secret", webhook_apis.WebhookSecretRotateApi.as_view(), name="rotate-secret"),
     path("<uuid:integration_id>/preview", apis.IntegrationPreviewApi.as_view(), name="preview"),
     path("<uuid:integration_id>/actions", action_apis.IntegrationActionListApi.as_view(), name="actions"),
     path(

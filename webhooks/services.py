@@ -1,30 +1,44 @@
-"""Receiving a verified webhook payload: the entry it makes and the answer replayed for retries."""
+"""Receiving a verified webhook payload: the integration it is for, its signing secrets, the entry
+it makes and the answer replayed for retries; rotating the secret; pruning old delivery records."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import threading
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import cachetools
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
 
 from connectors.base import Record
-from connectors.webhook.connector import record_from_payload
+from connectors.webhook.connector import REQUIRE_TIMESTAMPED_SIGNATURES, record_from_payload
 from hub.errors import ApiError, ErrorCode
+from hub.models import Organisation
 from integrations.knowledge import entry_row_params, entry_upsert_returning_id, entry_upsert_returning_id_sql
 from integrations.models import Integration, WebhookDelivery
+from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret, standard_verifier
 
 WEBHOOK_TYPE = "webhook"
-# A webhook integration's signing secret and organisation never change, so each process keeps
-# the integrations it has looked up for a minute: one round trip less per delivery. A delivery to
-# one deleted meanwhile fails the entry's foreign key and is answered 404 all the same.
+# Each process keeps the integrations it has looked up for a minute: one round trip less per
+# delivery. A secret can change (rotation), so a signature that matches none of the kept secrets
+# is checked once more against a fresh load before it is refused (see the view). A delivery to
+# an integration deleted meanwhile fails the entry's foreign key and is answered 404 all the same.
 _INTEGRATIONS_SEEN: cachetools.TTLCache = cachetools.TTLCache(maxsize=4096, ttl=60)
 _INTEGRATIONS_SEEN_LOCK = threading.Lock()
+# A delivery keyed by an unsigned Idempotency-Key is recorded under this prefix and the key's hash,
+# so a caller choosing keys can never take a signed `webhook-id` before its sender does.
+UNSIGNED_KEY_PREFIX = "idem:"
+# How long a delivery record can still stop a replay: a Standard Webhooks timestamp is accepted
+# up to the tolerance either side of now, so one signed at the edge stays current for twice that.
+REPLAY_WINDOW = timedelta(seconds=2 * TIMESTAMP_TOLERANCE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -35,21 +49,86 @@ class WebhookReceipt:
     entry_id: uuid.UUID | None
 
 
-def webhook_integration_get(*, integration_id: uuid.UUID) -> Integration | None:
+@dataclass(frozen=True)
+class SigningSecret:
+    """One secret a signature may be made with: the current one, or the one before a rotation
+    until `valid_until`. `standard` is the reference library's verifier for it (None for secrets
+    made before Standard Webhooks were accepted, which are not `whsec_<base64>`)."""
+
+    secret: str
+    valid_until: datetime | None
+    standard: Webhook | None
+
+    def valid_at(self, now: datetime) -> bool:
+        return self.valid_until is None or now < self.valid_until
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook integration as the receive path needs it, with its secrets unsealed once."""
+
+    integration: Integration
+    signing_secrets: tuple[SigningSecret, ...]
+    require_timestamped_signatures: bool
+
+    def secrets_valid_at(self, now: datetime) -> list[SigningSecret]:
+        return [secret for secret in self.signing_secrets if secret.valid_at(now)]
+
+
+def webhook_target_get(*, integration_id: uuid.UUID, fresh: bool = False) -> WebhookTarget | None:
     """The webhook integration behind a receive URL, or None (unknown and non-webhook alike).
 
     The one lookup not scoped by an organisation: the caller has no token, so the
     organisation is the integration's own (Knora's security model, point 3). Only found
-    integrations are kept, so unknown ids sent by anyone cannot crowd out real ones.
+    integrations are kept, so unknown ids sent by anyone cannot crowd out real ones. `fresh`
+    reads the database even when the integration is kept, and keeps what it read.
     """
-    with _INTEGRATIONS_SEEN_LOCK:
-        integration = _INTEGRATIONS_SEEN.get(integration_id)
-    if integration is None:
+    target = None
+    if not fresh:
+        with _INTEGRATIONS_SEEN_LOCK:
+            target = _INTEGRATIONS_SEEN.get(integration_id)
+    if target is None:
         integration = _webhook_integration_load(integration_id)
-        if integration is not None:
-            with _INTEGRATIONS_SEEN_LOCK:
-                _INTEGRATIONS_SEEN[integration_id] = integration
-    return integration
+        with _INTEGRATIONS_SEEN_LOCK:
+            if integration is None:
+                _INTEGRATIONS_SEEN.pop(integration_id, None)
+                return None
+            target = _INTEGRATIONS_SEEN[integration_id] = _target_of(integration)
+    return target
+
+
+def _target_of(integration: Integration) -> WebhookTarget:
+    credentials = integration.credentials
+    secrets = []
+    for key, valid_until in (
+        ("signing_secret", None),
+        ("previous_signing_secret", _previous_valid_until(credentials.get("secret_rotated_at"))),
+    ):
+        secret = credentials.get(key)
+        if isinstance(secret, str) and secret and (key == "signing_secret" or valid_until is not None):
+            secrets.append(SigningSecret(secret=secret, valid_until=valid_until, standard=standard_verifier(secret)))
+    return WebhookTarget(
+        integration=integration,
+        signing_secrets=tuple(secrets),
+        require_timestamped_signatures=integration.config.get(REQUIRE_TIMESTAMPED_SIGNATURES) is True,
+    )
+
+
+def _previous_valid_until(rotated_at: Any) -> datetime | None:
+    """When the secret before the last rotation stops verifying (WEBHOOK_SECRET_OVERLAP_HOURS)."""
+    if not isinstance(rotated_at, str):
+        return None
+    try:
+        rotated = datetime.fromisoformat(rotated_at)
+    except ValueError:
+        return None
+    return rotated + timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+
+
+def webhook_target_forget(*, integration_id: uuid.UUID) -> None:
+    """Drop this process's copy, so the next delivery reads the integration again."""
+    with _INTEGRATIONS_SEEN_LOCK:
+        _INTEGRATIONS_SEEN.pop(integration_id, None)
 
 
 def _webhook_integration_load(integration_id: uuid.UUID) -> Integration | None:
@@ -61,11 +140,12 @@ def _webhook_integration_load(integration_id: uuid.UUID) -> Integration | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    organisation_id, credentials_sealed = row
+    organisation_id, config_sealed, credentials_sealed = row
+    # from_db takes the values in the model's field order.
     return Integration.from_db(
         connection.alias,
-        ["id", "organisation_id", "credentials_sealed"],
-        [pk.to_python(integration_id), _ORGANISATION_FK.to_python(organisation_id), credentials_sealed],
+        ["id", "organisation_id", "config_sealed", "credentials_sealed"],
+        [pk.to_python(integration_id), _ORGANISATION_FK.to_python(organisation_id), config_sealed, credentials_sealed],
     )
 
 
@@ -76,7 +156,8 @@ def _lookup_sql() -> str:
         return quote(meta.get_field(name).column)
 
     return (
-        f"SELECT {column('organisation')}, {column('credentials_sealed')} FROM {quote(meta.db_table)}"
+        f"SELECT {column('organisation')}, {column('config_sealed')}, {column('credentials_sealed')}"
+        f" FROM {quote(meta.db_table)}"
         f" WHERE {column('id')} = %s AND {column('type')} = %s"
     )
 
@@ -93,25 +174,23 @@ _DELIVERY_INSERT_SQL = "INSERT INTO {table} ({columns}) VALUES ({values})".forma
 _ORGANISATION_FK = Integration._meta.get_field("organisation")
 
 
-def webhook_signing_secret(*, integration: Integration) -> str | None:
-    secret = integration.credentials.get("signing_secret")
-    return secret if isinstance(secret, str) and secret else None
-
-
 def webhook_receive(
     *,
     integration: Integration,
     payload: dict[str, Any],
     raw_body: bytes,
-    delivery_key: str | None,
+    signed_id: str | None,
+    unsigned_key: str | None,
 ) -> WebhookReceipt:
     """Store a verified payload as a knowledge entry of the integration's organisation.
 
-    Without a delivery key the entry is keyed by the body's hash, so an identical body
-    updates the same entry. With one, the first answer is recorded atomically with the entry,
-    and every retry (concurrent ones included) gets it back.
+    The entry is keyed by `signed_id` (a Standard Webhooks `webhook-id`), else by the body's
+    hash, so an identical body updates the same entry. With a delivery key (the signed id, else
+    the unsigned Idempotency-Key), the first answer is recorded atomically with the entry, and
+    every retry (concurrent ones included) gets it back.
     """
-    record = record_from_payload(payload, raw_body=raw_body, delivery_key=delivery_key)
+    record = record_from_payload(payload, raw_body=raw_body, signed_id=signed_id)
+    delivery_key = signed_id or (delivery_key_of_unsigned(unsigned_key) if unsigned_key else None)
     try:
         with _one_statement_scope():
             if delivery_key is None:
@@ -132,8 +211,7 @@ def webhook_receive(
         if replay := delivery_key and _delivery_receipt(integration, delivery_key):
             return replay
         if not Integration.objects.filter(pk=integration.pk).exists():
-            with _INTEGRATIONS_SEEN_LOCK:
-                _INTEGRATIONS_SEEN.pop(integration.pk, None)
+            webhook_target_forget(integration_id=integration.pk)
             raise ApiError(ErrorCode.NOT_FOUND, "Webhook integration not found.") from None
         raise
 
@@ -206,3 +284,42 @@ def _delivery_receipt(integration: Integration, delivery_key: str) -> WebhookRec
         return None
     accepted, entry_id = row
     return WebhookReceipt(accepted=accepted, entry_id=entry_id)
+
+
+def delivery_key_of_unsigned(key: str) -> str:
+    """Where a delivery with an unsigned Idempotency-Key is recorded: never a signed id."""
+    return UNSIGNED_KEY_PREFIX + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@transaction.atomic
+def webhook_secret_rotate(*, organisation: Organisation, integration_id: uuid.UUID) -> tuple[Integration, str]:
+    """A new signing secret for the organisation's webhook integration; the one it replaces keeps
+    verifying for WEBHOOK_SECRET_OVERLAP_HOURS (only the last one: a second rotation within that
+    time ends the first secret at once). Returns the integration and the new secret, shown once."""
+    integration = (
+        Integration.objects.select_for_update()
+        .filter(organisation=organisation, id=integration_id, is_pending=False)
+        .first()
+    )
+    if integration is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
+    if integration.type != WEBHOOK_TYPE:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "Only a webhook integration has a signing secret to rotate.")
+    current = integration.credentials.get("signing_secret")
+    secret = new_signing_secret()
+    credentials: dict[str, Any] = {"signing_secret": secret}
+    if isinstance(current, str) and current:
+        credentials |= {"previous_signing_secret": current, "secret_rotated_at": timezone.now().isoformat()}
+    integration.credentials = credentials
+    # Saving drops this process's copy (webhooks.apps); other processes reload on a mismatch.
+    integration.save(update_fields=["credentials_sealed", "updated_at"])
+    return integration, secret
+
+
+def webhook_deliveries_prune(*, now: datetime | None = None) -> int:
+    """Delete delivery records older than the replay window; returns how many. By then a replay
+    of a timestamped delivery is refused by its timestamp, and any delivery, replayed or
+    retried, updates the one entry its signed id or body hash keys."""
+    cutoff = (now or timezone.now()) - REPLAY_WINDOW
+    deleted, _ = WebhookDelivery.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import (
@@ -20,6 +20,7 @@ from connectors.base import (
 CONTENT_KEYS = ("text", "body", "content")
 TITLE_KEYS = ("title", "subject", "name")
 TITLE_MAX = 200
+REQUIRE_TIMESTAMPED_SIGNATURES = "require_timestamped_signatures"
 
 
 class WebhookConnector(Connector, Probe, Preview):
@@ -39,6 +40,16 @@ class WebhookConnector(Connector, Probe, Preview):
                 placeholder="ci-system",
                 help_text="Shown with each entry when the payload names no source.",
             ),
+            ConfigField(
+                key=REQUIRE_TIMESTAMPED_SIGNATURES,
+                label="Require timestamped signatures",
+                type="boolean",
+                default=False,
+                help_text=(
+                    "Accept only Standard Webhooks signatures (webhook-id, webhook-timestamp, webhook-signature), "
+                    "which cannot be replayed; a body-only X-Knora-Signature is then refused."
+                ),
+            ),
         ),
         direction="source",
     )
@@ -54,8 +65,13 @@ class WebhookConnector(Connector, Probe, Preview):
         )
 
 
-def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, delivery_key: str | None) -> Record | None:
-    """The record a webhook payload makes, or None when it has no usable text."""
+def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
+    """The record a webhook payload makes, or None when it has no usable text.
+
+    Only something the sender signed keys the entry: the Standard Webhooks `webhook-id`
+    (`signed_id`), else the body's hash. An unsigned Idempotency-Key never does, or one captured
+    delivery replayed with fresh keys would make as many entries.
+    """
     content = next(
         (payload[key].strip() for key in CONTENT_KEYS if isinstance(payload.get(key), str) and payload[key].strip()),
         None,
@@ -66,8 +82,7 @@ def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, delivery_ke
         (payload[key].strip() for key in TITLE_KEYS if isinstance(payload.get(key), str) and payload[key].strip()),
         content.splitlines()[0][:TITLE_MAX],
     )
-    # Without a delivery key, each distinct body is one entry.
-    external_id = delivery_key or "sha256:" + hashlib.sha256(raw_body).hexdigest()
+    external_id = signed_id or "sha256:" + hashlib.sha256(raw_body).hexdigest()
     metadata = {key: value for key, value in payload.items() if key not in CONTENT_KEYS}
     return Record(
         external_id=external_id,
@@ -81,9 +96,12 @@ def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, delivery_ke
 
 
 def _parse_time(value: Any) -> datetime | None:
+    """An aware time the database can hold, or None: `9999-12-31T23:59:59-10:00` is past year 9999
+    in UTC, where the database stores it. A time without an offset is taken as UTC."""
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None

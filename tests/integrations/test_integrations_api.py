@@ -209,7 +209,10 @@ def test_patch_renames_and_revalidates_config(admin_client):
     assert bad.status_code == 400 and "config.nope" in bad.json()["error"]["details"]
     good = admin_client.patch(f"{BASE}{integration_id}", {"config": {"source_label": "ci"}}, format="json")
     assert good.status_code == 200
-    assert Integration.objects.get(id=integration_id).config == {"source_label": "ci"}
+    assert Integration.objects.get(id=integration_id).config == {
+        "source_label": "ci",
+        "require_timestamped_signatures": False,
+    }
 
 
 def test_health_reports_the_stored_status(admin_client):

@@ -2,63 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
-from pathlib import Path
-from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
-from django.urls import reverse
 
 from integrations.models import Integration, KnowledgeEntry, WebhookDelivery
+from tests.webhooks.helpers import DEPLOY_BODY, assert_error, post_signed, post_standard, receive_path
 from webhooks.signing import signature_for
 from webhooks.views import MAX_BODY_BYTES
 
 pytestmark = pytest.mark.django_db
-FIXTURES = Path(__file__).parent / "fixtures"
-DEPLOY_BODY = (FIXTURES / "ci_deploy__text.json").read_bytes()
-
-
-@pytest.fixture
-def webhook(admin_client) -> dict[str, Any]:
-    """A webhook integration created through the real API: its 201 body, secret and URL included."""
-    response = admin_client.post("/api/v1/integrations/", {"type": "webhook", "name": "Deploys"}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-def receive_path(integration_id) -> str:
-    return reverse("integrations:webhook-receive", kwargs={"integration_id": integration_id})
-
-
-def post_signed(
-    path: str,
-    body: bytes | dict[str, Any],
-    secret: str | None,
-    *,
-    content_type: str = "application/json",
-    headers: dict[str, str] | None = None,
-    **extra: str,
-):
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    all_headers = dict(headers or {})
-    if secret is not None:
-        all_headers.setdefault("X-Knora-Signature", signature_for(secret, raw))
-    # The test client leaves CONTENT_TYPE out for an empty body; a real sender would not.
-    extra.setdefault("CONTENT_TYPE", content_type)
-    return Client().generic("POST", path, raw, content_type=content_type, headers=all_headers, **extra)
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
 def test_signed_payload_is_accepted_as_an_entry_of_the_integrations_org(webhook, org):
@@ -333,7 +290,9 @@ def test_organisation_comes_from_the_integration_record(webhook, org, make_org, 
 
 
 @pytest.mark.parametrize("header", ["Idempotency-Key", "webhook-id"])
-def test_retry_with_the_same_delivery_key_gets_the_first_answer(webhook, header):
+def test_retry_with_the_same_unsigned_key_gets_the_first_answer(webhook, header):
+    # With X-Knora-Signature, Idempotency-Key and webhook-id are unsigned: they pick the answer
+    # replayed for a retry, but the entry is keyed by the signed body.
     path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
     first = post_signed(path, {"text": "first"}, secret, headers={header: "delivery-1"})
     first_written = KnowledgeEntry.objects.get().updated_at
@@ -341,15 +300,43 @@ def test_retry_with_the_same_delivery_key_gets_the_first_answer(webhook, header)
     retry = post_signed(path, {"text": "second"}, secret, headers={header: "delivery-1"})
     other = post_signed(path, {"text": "first"}, secret, headers={header: "delivery-2"})
 
-    assert first.status_code == retry.status_code == 202
+    assert first.status_code == retry.status_code == other.status_code == 202
     assert retry.json() == first.json()
-    assert other.json()["entry_id"] != first.json()["entry_id"]
-    assert KnowledgeEntry.objects.count() == 2
+    assert other.json()["entry_id"] == first.json()["entry_id"]
+    assert KnowledgeEntry.objects.count() == 1
     # The retry's own upsert was rolled back with its refused delivery row.
     entry = KnowledgeEntry.objects.get(id=first.json()["entry_id"])
     assert entry.content == "first"
     assert entry.updated_at == first_written
     assert WebhookDelivery.objects.count() == 2
+
+
+def test_captured_delivery_replayed_with_fresh_idempotency_keys_makes_one_entry(webhook):
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    captured = {"X-Knora-Signature": signature_for(secret, DEPLOY_BODY), "Idempotency-Key": "original"}
+    first = post_signed(path, DEPLOY_BODY, None, headers=captured)
+    replays = [
+        post_signed(path, DEPLOY_BODY, None, headers={**captured, header: f"fresh-{n}"})
+        for n, header in enumerate(["Idempotency-Key"] * 5 + ["webhook-id"] * 5)
+    ]
+
+    assert first.status_code == 202, first.content
+    assert {r.status_code for r in replays} == {202}
+    assert {r.json()["entry_id"] for r in replays} == {first.json()["entry_id"]}
+    assert KnowledgeEntry.objects.count() == 1
+    assert KnowledgeEntry.objects.get().external_id.startswith("sha256:")
+
+
+def test_unsigned_key_cannot_take_a_signed_webhook_id_before_its_sender(webhook):
+    """An unsigned key is recorded in its own namespace, so a caller replaying a captured
+    body-only delivery with `Idempotency-Key: msg_next` cannot answer for the real msg_next."""
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    squatter = post_signed(path, DEPLOY_BODY, secret, headers={"Idempotency-Key": "msg_next"})
+    real = post_standard(path, {"text": "the real msg_next"}, secret, msg_id="msg_next")
+
+    assert squatter.status_code == real.status_code == 202, real.content
+    assert real.json()["entry_id"] != squatter.json()["entry_id"]
+    assert KnowledgeEntry.objects.get(id=real.json()["entry_id"]).content == "the real msg_next"
 
 
 def test_retry_of_a_delivery_that_was_not_accepted_is_not_accepted_again(webhook):
@@ -424,23 +411,30 @@ def test_signing_secret_is_never_logged(webhook, caplog):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
-def test_keyed_delivery_takes_one_statement_once_the_integration_is_known_on_postgresql(webhook):
+@pytest.mark.parametrize("scheme", ["standard", "knora"])
+def test_keyed_delivery_takes_one_statement_once_the_integration_is_known_on_postgresql(webhook, scheme):
     """The hot path: entry and delivery row in one statement (no BEGIN/COMMIT); the lookup
     before it only for the first delivery a process sees for an integration."""
     from django.test.utils import CaptureQueriesContext
+
+    from webhooks.services import delivery_key_of_unsigned
 
     path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
     statements = []
     for key in ("d-1", "d-2"):
         with CaptureQueriesContext(connection) as queries:
-            response = post_signed(path, {"text": f"event {key}"}, secret, headers={"webhook-id": key})
+            if scheme == "standard":
+                response = post_standard(path, {"text": f"event {key}"}, secret, msg_id=key)
+            else:
+                response = post_signed(path, {"text": f"event {key}"}, secret, headers={"webhook-id": key})
         assert response.status_code == 202, response.content
         statements.append(len(queries))
 
     assert statements == [2, 1]
     deliveries = {d.idempotency_key: d for d in WebhookDelivery.objects.all()}
-    assert set(deliveries) == {"d-1", "d-2"} and all(d.accepted for d in deliveries.values())
-    assert str(deliveries["d-2"].entry_id) == response.json()["entry_id"]
+    stored_key = {"standard": str, "knora": delivery_key_of_unsigned}[scheme]
+    assert set(deliveries) == {stored_key("d-1"), stored_key("d-2")} and all(d.accepted for d in deliveries.values())
+    assert str(deliveries[stored_key("d-2")].entry_id) == response.json()["entry_id"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,33 @@
+"""`POST /api/v1/integrations/<id>/rotate-secret`: a webhook integration's new signing secret, shown once."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from hub.permissions import IsAdmin, SubscriptionActive
+from integrations.serializers import IntegrationCreatedOutput, IntegrationOutput
+from integrations.services import webhook_url
+from webhooks import services
+
+
+class WebhookSecretRotateApi(APIView):
+    """Admin, active subscription (like every write). Another organisation's integration is 404;
+    one that is not a webhook is 400 VALIDATION_ERROR. The body is the 201 of `POST /` for a
+    webhook: the integration's fields plus `signing_secret` and `webhook_url`."""
+
+    permission_classes = [IsAdmin, SubscriptionActive]
+
+    @extend_schema(request=None, responses={200: IntegrationCreatedOutput}, tags=["integrations"])
+    def post(self, request: Request, integration_id) -> Response:
+        integration, secret = services.webhook_secret_rotate(
+            organisation=request.auth.organisation, integration_id=integration_id
+        )
+        body = {
+            **IntegrationOutput(integration).data,
+            "signing_secret": secret,
+            "webhook_url": webhook_url(integration),
+        }
+        return Response(body)
