@@ -239,9 +239,6 @@ INSTALLED_APPS += ["rest_framework_simplejwt.token_blacklist"]
 # Login per client IP and per email; the API per user. "<number>/<s|min|hour|day>".
 AUTH_LOGIN_RATE = env("AUTH_LOGIN_RATE", default="10/min")
 API_USER_RATE = env("API_USER_RATE", default="1200/min")
-for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE"):
-    if not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", globals()[_rate_name]):
-        raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
 REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["hub.throttles.ApiUserThrottle"]
 # Proxies in front of the hub whose X-Forwarded-For is trusted for the client IP (0: REMOTE_ADDR only,
 # so a client cannot pick its own IP; behind one load balancer, 1).
@@ -291,5 +288,8 @@ REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["hub.renderers.CleaningJSONRendere
 # Webhooks (issue 10, webhooks part): receive throttle per integration, secret rotation overlap,
 # and the beat task that prunes delivery records older than the replay window.
 WEBHOOK_RECEIVE_RATE = env("WEBHOOK_RECEIVE_RATE", default="6000/min")
+for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE", "WEBHOOK_RECEIVE_RATE"):
+    if not re.fullmatch(r"[0-9]+/(s|sec|m|min|h|hour|d|day)", globals()[_rate_name]):
+        raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}

@@ -36,18 +36,22 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def window_hit(key: str, *, limit: int, period: int, now: float) -> float | None:
     """Count one request under `key`; None when it is within `limit`, else the seconds to wait."""
     window = int(now // period)
-    current_key = f"{key}:{window}"
-    cache.add(current_key, 0, timeout=2 * period)
-    try:
-        current = cache.incr(current_key)
-    except ValueError:  # expired between add and incr
-        cache.set(current_key, 1, timeout=2 * period)
-        current = 1
+    current = _increment(f"{key}:{window}", timeout=2 * period)
     previous = cache.get(f"{key}:{window - 1}", 0)
     elapsed = now - window * period
     if current + previous * (1 - elapsed / period) <= limit:
         return None
     return _wait(current=current, previous=previous, limit=limit, period=period, elapsed=elapsed)
+
+
+def _increment(key: str, *, timeout: int) -> int:
+    """One atomic increment (Redis INCR) in the common case; the window's first hit creates the key."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # no such key yet, or it expired
+        if cache.add(key, 1, timeout=timeout):
+            return 1
+        return cache.incr(key)
 
 
 def _wait(*, current: int, previous: int, limit: int, period: int, elapsed: float) -> float:
@@ -66,6 +70,7 @@ class WindowRateThrottle(BaseThrottle):
 
     scope = ""
     rate_setting = ""
+    timer = staticmethod(time.time)
 
     def __init__(self) -> None:
         self.wait_seconds: float | None = None
@@ -75,12 +80,15 @@ class WindowRateThrottle(BaseThrottle):
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         ident = self.ident(request, view)
-        if ident is None:
-            return True
+        return True if ident is None else self.allow_ident(ident)
+
+    def allow_ident(self, ident: str) -> bool:
+        """Count one request for `ident`; False when its window is full (then `wait()` says how long)."""
+        # Read on each request, so operators and tests can change the rate without new code.
         limit, period = parse_rate(getattr(settings, self.rate_setting))
         key = f"throttle:{self.scope}:{ident}"
         try:
-            self.wait_seconds = window_hit(key, limit=limit, period=period, now=time.time())
+            self.wait_seconds = window_hit(key, limit=limit, period=period, now=self.timer())
         except Exception:  # an unreachable cache must not take the API down with it
             logger.warning("Rate limit %s not applied: the cache did not answer", self.scope, exc_info=True)
             return True

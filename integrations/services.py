@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import logging
-import secrets
 import uuid
 from typing import Any
 
@@ -19,6 +17,7 @@ from hub.errors import ApiError, ErrorCode
 from hub.models import Membership, Organisation, Role, User
 from integrations.models import Integration, IntegrationStatus
 from integrations.selectors import integration_count
+from webhooks.signing import new_signing_secret
 
 logger = logging.getLogger(__name__)
 WEBHOOK_TYPE = "webhook"
@@ -101,7 +100,7 @@ def _integration_create_locked(
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
     if type == WEBHOOK_TYPE:
-        signing_secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()  # = webhooks.signing
+        signing_secret = new_signing_secret()
         integration.credentials = {"signing_secret": signing_secret}
         shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
     else:
