@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.permissions import IsAdmin, SubscriptionActive
+from hub.schema import errors
 from integrations.serializers import IntegrationCreatedOutput, IntegrationOutput
 from integrations.services import webhook_url
 from webhooks import services
@@ -20,7 +21,8 @@ class WebhookSecretRotateApi(APIView):
 
     permission_classes = [IsAdmin, SubscriptionActive]
 
-    @extend_schema(request=None, responses={200: IntegrationCreatedOutput}, tags=["integrations"])
+    # 400: the integration is not a webhook, so it has no signing secret to rotate.
+    @extend_schema(request=None, responses={200: IntegrationCreatedOutput, **errors(400)}, tags=["integrations"])
     def post(self, request: Request, integration_id) -> Response:
         integration, secret = services.webhook_secret_rotate(
             organisation=request.auth.organisation, integration_id=integration_id

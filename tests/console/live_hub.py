@@ -54,6 +54,8 @@ class LiveHub(LoggedProcess):
             "STATIC_ROOT": static_root,
             "FAKE_OAUTH_URL": oauth_provider_url,
             "DEBUG": "false",
+            # Browser tests log in many times from 127.0.0.1; the login limit has its own tests (tests/hub).
+            "AUTH_LOGIN_RATE": "1000/min",
             **(extra_env or {}),
         }
         subprocess.run(

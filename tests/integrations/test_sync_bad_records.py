@@ -6,26 +6,11 @@ import pytest
 from django.db import connection
 
 from integrations.models import Integration, KnowledgeEntry
-from tests.fakes.notes import NotesServer
 from tests.integrations.test_sync_jobs import start_sync, wait_for_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
 TABLE = KnowledgeEntry._meta.db_table
-
-
-@pytest.fixture
-def notes():
-    with NotesServer() as server:
-        yield server
-
-
-@pytest.fixture
-def notes_integration(admin_client, notes) -> str:
-    body = {"type": "notes", "name": "Team notes", "config": {"base_url": notes.url, "api_key": "notes-key"}}
-    response = admin_client.post(BASE, body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
 
 
 @pytest.fixture

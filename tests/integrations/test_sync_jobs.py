@@ -5,24 +5,9 @@ import time
 import pytest
 
 from integrations.models import Integration, KnowledgeEntry, SyncJob
-from tests.fakes.notes import NotesServer
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
-
-
-@pytest.fixture
-def notes():
-    with NotesServer() as server:
-        yield server
-
-
-@pytest.fixture
-def notes_integration(admin_client, notes) -> str:
-    body = {"type": "notes", "name": "Team notes", "config": {"base_url": notes.url, "api_key": "notes-key"}}
-    response = admin_client.post(BASE, body, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
 
 
 def start_sync(client, integration_id: str) -> dict:

@@ -47,7 +47,8 @@ def test_deliveries_over_the_rate_are_429_with_retry_after(webhook, settings, ea
 
     assert [a.status_code for a in answers] == [202, 202, 202, 429]
     assert_error(answers[3], 429, "RATE_LIMITED")
-    assert 1 <= int(answers[3]["Retry-After"]) <= 60
+    # Sliding window: the full minute weighs in until part of the next has passed, so at most two minutes.
+    assert 1 <= int(answers[3]["Retry-After"]) < 120
     assert KnowledgeEntry.objects.count() == 3
 
 
