@@ -163,10 +163,11 @@ def test_the_cursor_is_followed_from_the_link_header_when_the_body_has_no_next(a
 def test_a_hanging_upstream_times_out_and_fails_naming_the_space(atlassian, basic_config):
     seed_spaces(atlassian, {"ENG": LIST_LIMIT + 1})
     connector = basic_connector(basic_config)
-    connector.read_timeout = 0.2
+    # A second to answer: the first page (checked against the OpenAPI file) fits in it even on a busy machine.
+    connector.read_timeout = 1.0
     pulled = connector.pull({})
     next(pulled)  # the first list page answered in time; the second will hang
-    atlassian.model.delay = 0.5
+    atlassian.model.delay = 2.5
     with pytest.raises(UpstreamUnavailable) as caught:
         list(pulled)
     assert "Confluence space ENG" in caught.value.message and "ReadTimeout" in caught.value.message
