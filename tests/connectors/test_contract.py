@@ -237,7 +237,7 @@ class BrokenSelect(Connector, NothingPulled):
 class BrokenDefault(Connector, NothingPulled):
     info = info(
         "broken-default",
-        ConfigField(key="region", label="Region", type="select", default="mars", 
+        ConfigField(key="region", label="Region", type="select", default="mars",
                     options=({"value": "eu", "label": "EU"},)),
         ConfigField(key="limit", label="Limit", type="number", default="ten"),
     )  # fmt: skip
