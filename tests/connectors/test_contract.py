@@ -35,6 +35,7 @@ CONNECTORS_URL = "/api/v1/integrations/connectors"
 # Test-only connectors registered by their own tests (or the console's hub process), not by settings.
 TEST_ONLY = (
     "tests.console.fake_oauth:FakeDriveConnector",
+    "tests.integrations.test_capabilities:Relay",
     "tests.integrations.test_oauth:FakeOAuthConnector",
     "tests.integrations.test_sync_service:ScriptedSource",
 )
