@@ -31,7 +31,7 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secr
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
-# Dotted paths of connector classes to register beside the built-in ones.
+# Import paths ("package.module.Class" or "package.module:Class") of connectors beside the built-in ones.
 EXTRA_CONNECTORS = env.list("EXTRA_CONNECTORS", default=[])
 
 INSTALLED_APPS = [
