@@ -1,4 +1,6 @@
-"""The connector interface: metadata, config validation, and small optional capabilities.
+"""The connector interface: metadata, config validation, and what connectors yield and receive.
+
+The capabilities a connector subclasses (pull, push, probe, ...) are in `connectors/capabilities.py`.
 
 A connector is a pure adapter: no ORM, no request, no Celery. It receives a validated config
 and credentials; the services in `integrations/` persist what it yields.
@@ -6,7 +8,7 @@ and credentials; the services in `integrations/` persist what it yields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -14,8 +16,6 @@ from typing import Any, ClassVar, Literal
 FieldType = Literal["text", "password", "select", "boolean", "number"]
 ActionFieldType = Literal["text", "number", "select", "multiselect"]
 ActionKind = Literal["read", "write"]
-AuthFlow = Literal["api_key", "oauth_popup"]
-Direction = Literal["source", "destination"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ class ConfigField:
 
 @dataclass(frozen=True)
 class ConnectorInfo:
-    """What `GET /connectors` shows of a connector, plus its direction."""
+    """What a connector declares of what `GET /connectors` shows; `auth_flow`, `provider` and the
+    direction are derived from its capabilities (`connectors.capabilities.connector_listing`)."""
 
     type: str
     display_name: str
@@ -44,10 +45,7 @@ class ConnectorInfo:
     icon: str
     data_description: str
     auth_type: str
-    auth_flow: AuthFlow
-    provider: str | None
     config_schema: tuple[ConfigField, ...]
-    direction: Direction
 
 
 class ConfigInvalid(Exception):
@@ -175,7 +173,7 @@ class OAuthGrant:
 
 
 class Connector:
-    """Base of every connector. Subclasses set `info` and mix in the capabilities they have."""
+    """Base of every connector. Subclasses set `info` and subclass the capabilities they have."""
 
     info: ClassVar[ConnectorInfo]
     # When set, `POST /` checks the new integration's credentials live (the connector's probe)
@@ -214,49 +212,6 @@ class Connector:
         return validate_against_schema(cls.info.config_schema, config)
 
 
-class Probe:
-    """Capability: a live check of the stored credentials against the upstream."""
-
-    def probe(self) -> ProbeResult:
-        raise NotImplementedError
-
-
-class Preview:
-    """Capability: a cheap, read-only estimate of what the next sync would import."""
-
-    def preview(self) -> PreviewResult:
-        raise NotImplementedError
-
-
-class PullSource:
-    """Capability: yields records, deletions, failures and checkpoints from `checkpoint` on."""
-
-    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
-        raise NotImplementedError
-
-
-class PushDestination:
-    """Capability: pushes knowledge entries out to the upstream."""
-
-    def push(self, entries: Iterable[EntrySnapshot]) -> PushOutcome:
-        raise NotImplementedError
-
-
-class OAuthPopup:
-    """Capability: the browser OAuth popup flow (authorization code, PKCE where supported)."""
-
-    supports_pkce: ClassVar[bool] = True
-
-    def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str:
-        raise NotImplementedError
-
-    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> OAuthGrant:
-        raise NotImplementedError
-
-    def refresh_credentials(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
 @dataclass(frozen=True)
 class ActionField:
     """One input field of an action; `key` is a dotted path into the input JSON (`body.storage.value`)."""
@@ -291,26 +246,3 @@ class ActionInputInvalid(Exception):
     def __init__(self, field_errors: dict[str, list[str]]) -> None:
         super().__init__("Invalid action input.")
         self.field_errors = field_errors
-
-
-class Actions:
-    """Capability: declared actions, run with input already checked against their fields."""
-
-    actions: ClassVar[tuple[ActionSpec, ...]] = ()
-
-    @classmethod
-    def action_spec(cls, name: str) -> ActionSpec | None:
-        return next((spec for spec in cls.actions if spec.name == name), None)
-
-    def run_action(self, name: str, input: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-CAPABILITIES: dict[str, type] = {
-    "probe": Probe,
-    "preview": Preview,
-    "pull": PullSource,
-    "push": PushDestination,
-    "oauth": OAuthPopup,
-    "actions": Actions,
-}

@@ -69,3 +69,12 @@ class UnsafeUpstreamURL(UpstreamError):
     """The SSRF guard refused the address (private, loopback, link-local, reserved, bad scheme)."""
 
     retryable = False
+
+
+class ConnectorUnavailable(UpstreamError):
+    """The integration's connector is not registered on this server (removed, or a site's own not installed).
+
+    An upstream error in kind, so a worker fails the job with this message as it would for any other
+    refusal that retrying will not cure; the API layer maps it to a 400."""
+
+    retryable = False

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from connectors.base import OAuthGrant, OAuthPopup
+from connectors.base import OAuthGrant
+from connectors.capabilities import OAuthPopup
 from connectors.errors import CredentialExpired, UpstreamError, UpstreamRejected
 from connectors.http import UpstreamHttpClient
 
@@ -18,7 +19,7 @@ def provider_settings(provider: str | None) -> dict[str, Any]:
 
 
 class OAuth2AuthorizationCode(OAuthPopup):
-    """Endpoints and client credentials come from settings.OAUTH_PROVIDERS[info.provider]."""
+    """Endpoints and client credentials come from settings.OAUTH_PROVIDERS[cls.provider]."""
 
     extra_authorize_params: ClassVar[dict[str, str]] = {}
     # Atlassian wants the token request as JSON; most providers take a form.
@@ -26,12 +27,12 @@ class OAuth2AuthorizationCode(OAuthPopup):
 
     @classmethod
     def oauth_configured(cls) -> bool:
-        provider = provider_settings(cls.info.provider)  # type: ignore[attr-defined]
+        provider = provider_settings(cls.provider)
         return bool(provider.get("client_id") and provider.get("client_secret"))
 
     @classmethod
     def _provider(cls) -> dict[str, Any]:
-        return provider_settings(cls.info.provider)  # type: ignore[attr-defined]
+        return provider_settings(cls.provider)
 
     def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str:
         provider = self._provider()
@@ -67,7 +68,7 @@ class OAuth2AuthorizationCode(OAuthPopup):
 
     def account_for(self, tokens: dict[str, Any]) -> str:
         """The account the tokens belong to; connectors may ask the upstream instead."""
-        return str(tokens.get("email") or tokens.get("account") or self.info.provider)  # type: ignore[attr-defined]
+        return str(tokens.get("email") or tokens.get("account") or self.provider)
 
     def _token_request(self, grant: dict[str, str]) -> dict[str, Any]:
         provider = self._provider()

@@ -1,4 +1,8 @@
-"""The connector registry: one line per connector; capabilities are looked up, not special-cased."""
+"""The connector registry: one line per connector, imported only when first asked for.
+
+A new connector is one folder under `connectors/` and one line in `CONNECTORS`. What a connector
+can do is asked of its class (`connectors.capabilities`), never looked up here by name.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +11,50 @@ import threading
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from connectors.base import CAPABILITIES, Connector
-from connectors.confluence.connector import ConfluenceConnector
-from connectors.haiilo.connector import HaiiloConnector
-from connectors.webhook.connector import WebhookConnector
+from connectors.base import Connector
 
-_REGISTRY: dict[str, type[Connector]] = {}
+# type -> "module:Class". The order is the order of GET /connectors.
+CONNECTORS: dict[str, str] = {
+    "webhook": "connectors.webhook:WebhookConnector",
+    "confluence": "connectors.confluence:ConfluenceConnector",
+    "haiilo": "connectors.haiilo:HaiiloConnector",
+}
+
+_REGISTRY: dict[str, type[Connector] | str] = dict(CONNECTORS)
 _extras_loaded = False
-_extras_lock = threading.Lock()
+_lock = threading.RLock()
+
+
+def import_connector(path: str) -> type[Connector]:
+    """`"package.module:Class"`, or the dotted `"package.module.Class"` of EXTRA_CONNECTORS."""
+    module, _, name = path.partition(":")
+    return import_string(f"{module}.{name}" if name else module)
 
 
 def _load_extra_connectors() -> None:
-    """Connectors named in settings.EXTRA_CONNECTORS (dotted paths), e.g. a site's own.
+    """Connectors named in settings.EXTRA_CONNECTORS (import paths), e.g. a site's own.
 
-    The flag is set only once all are registered, under a lock, so that a request arriving
-    meanwhile in another thread never sees the registry without them."""
+    Their type is known only once imported, so they are imported on the first look-up. The flag is set
+    only once all are registered, under a lock, so that a request arriving meanwhile in another thread
+    never sees the registry without them."""
     global _extras_loaded
     if _extras_loaded:
         return
-    with _extras_lock:
+    with _lock:
         if not _extras_loaded:
-            for dotted_path in getattr(settings, "EXTRA_CONNECTORS", []):
-                register(import_string(dotted_path))
+            for path in getattr(settings, "EXTRA_CONNECTORS", []):
+                register(import_connector(path))
             _extras_loaded = True
+
+
+def _resolved(connector_type: str) -> type[Connector] | None:
+    entry = _REGISTRY.get(connector_type)
+    if isinstance(entry, str):
+        with _lock:
+            entry = _REGISTRY.get(connector_type)
+            if isinstance(entry, str):
+                entry = _REGISTRY[connector_type] = import_connector(entry)
+    return entry
 
 
 def register(connector_class: type[Connector]) -> type[Connector]:
@@ -43,19 +68,14 @@ def unregister(connector_type: str) -> None:
 
 def connector_class(connector_type: str) -> type[Connector] | None:
     _load_extra_connectors()
-    return _REGISTRY.get(connector_type)
+    return _resolved(connector_type)
+
+
+def connector_types() -> list[str]:
+    """Every registered type, without importing any connector not yet imported (extras aside)."""
+    _load_extra_connectors()
+    return list(_REGISTRY)
 
 
 def all_connectors() -> list[type[Connector]]:
-    _load_extra_connectors()
-    return list(_REGISTRY.values())
-
-
-def supports(connector: type[Connector] | Connector, capability: str) -> bool:
-    cls = connector if isinstance(connector, type) else type(connector)
-    return issubclass(cls, CAPABILITIES[capability])
-
-
-register(WebhookConnector)
-register(ConfluenceConnector)
-register(HaiiloConnector)
+    return [cls for connector_type in connector_types() if (cls := _resolved(connector_type)) is not None]

@@ -31,10 +31,7 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secr
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
-# Haiilo connector: read timeout per request and attempts per request (retries of 429, 5xx, timeouts).
-HAIILO_READ_TIMEOUT_SECONDS = env.float("HAIILO_READ_TIMEOUT_SECONDS", default=30.0)
-HAIILO_MAX_ATTEMPTS = env.int("HAIILO_MAX_ATTEMPTS", default=4)
-# Dotted paths of connector classes to register beside the built-in ones.
+# Import paths ("package.module.Class" or "package.module:Class") of connectors beside the built-in ones.
 EXTRA_CONNECTORS = env.list("EXTRA_CONNECTORS", default=[])
 
 INSTALLED_APPS = [
@@ -203,31 +200,11 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
 
-# Atlassian (Confluence Cloud 3LO): every host is a setting, so tests can point them at fakes.
-ATLASSIAN_AUTH_URL = env("ATLASSIAN_AUTH_URL", default="https://auth.atlassian.com")
-ATLASSIAN_API_URL = env("ATLASSIAN_API_URL", default="https://api.atlassian.com")
-ATLASSIAN_CLIENT_ID = env("ATLASSIAN_CLIENT_ID", default="")
-ATLASSIAN_CLIENT_SECRET = env("ATLASSIAN_CLIENT_SECRET", default="")
-ATLASSIAN_SCOPES = env.list(
-    "ATLASSIAN_SCOPES",
-    default=[
-        "read:space:confluence", "read:page:confluence", "write:page:confluence", "delete:page:confluence",
-        "offline_access",
-    ],
-)  # fmt: skip
-
-# OAuth popup providers: endpoints and client credentials. An empty client_id means the
-# provider is not configured, and /oauth/start answers 500 OAUTH_CONFIG_ERROR.
-# (The Confluence connector reads the ATLASSIAN_* settings above at call time.)
-OAUTH_PROVIDERS = {
-    "atlassian": {
-        "authorize_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/authorize",
-        "token_url": f"{ATLASSIAN_AUTH_URL.rstrip('/')}/oauth/token",
-        "client_id": ATLASSIAN_CLIENT_ID,
-        "client_secret": ATLASSIAN_CLIENT_SECRET,
-        "scopes": ATLASSIAN_SCOPES,
-    },
-}
+# A connector's own settings (timeouts, attempts, OAuth endpoints and client credentials, e.g.
+# ATLASSIAN_*, HAIILO_*) are declared in its folder (connectors/<name>/settings.py) with their
+# environment names and defaults, and read at call time: a Django setting of that name wins.
+# OAUTH_PROVIDERS ({provider: {authorize_url, token_url, client_id, client_secret, scopes}}) may be set
+# in a site's settings for connectors using the generic OAuth2AuthorizationCode.
 OAUTH_STATE_TTL_SECONDS = 600
 
 # OAuth (issue 10, oauth part): pending grants past their window and used or expired states are deleted.

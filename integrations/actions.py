@@ -6,23 +6,23 @@ import dataclasses
 import logging
 from typing import Any
 
-from connectors import registry
 from connectors.actions import validate_action_input
-from connectors.base import ActionInputInvalid, ActionSpec, Connector
+from connectors.base import ActionInputInvalid, ActionSpec
+from connectors.capabilities import Actions
 from connectors.errors import NotFoundUpstream, RateLimited, UpstreamError
 from hub.errors import ApiError, ErrorCode
 from hub.models import Membership, Role
 from integrations.models import Integration
-from integrations.services import connector_class_or_error, connector_for
+from integrations.services import connector_class_or_error, connector_for_request
 
 logger = logging.getLogger(__name__)
 # Who may run an action: reading the upstream needs manager, changing it admin.
 ROLE_FOR_KIND = {"read": Role.MANAGER, "write": Role.ADMIN}
 
 
-def _actions_class(integration: Integration) -> type[Connector]:
+def _actions_class(integration: Integration) -> type[Actions]:
     connector_cls = connector_class_or_error(integration.type)
-    if not registry.supports(connector_cls, "actions") or not connector_cls.actions:  # type: ignore[attr-defined]
+    if not issubclass(connector_cls, Actions) or not connector_cls.actions:
         raise ApiError(
             ErrorCode.ACTIONS_NOT_SUPPORTED, f"The {connector_cls.info.display_name} connector has no actions."
         )
@@ -30,15 +30,15 @@ def _actions_class(integration: Integration) -> type[Connector]:
 
 
 def action_list(*, integration: Integration) -> list[dict[str, Any]]:
-    specs: tuple[ActionSpec, ...] = _actions_class(integration).actions  # type: ignore[attr-defined]
+    specs: tuple[ActionSpec, ...] = _actions_class(integration).actions
     return [{**dataclasses.asdict(spec), "required_role": ROLE_FOR_KIND[spec.kind].value} for spec in specs]
 
 
 def action_spec_get(*, integration: Integration, name: str) -> ActionSpec:
     connector_cls = _actions_class(integration)
-    spec = connector_cls.action_spec(name)  # type: ignore[attr-defined]
+    spec = connector_cls.action_spec(name)
     if spec is None:
-        names = ", ".join(s.name for s in connector_cls.actions)  # type: ignore[attr-defined]
+        names = ", ".join(s.name for s in connector_cls.actions)
         raise ApiError(ErrorCode.NOT_FOUND, f"Unknown action {name!r}.", {"actions": [f"One of: {names}."]})
     return spec
 
@@ -57,8 +57,8 @@ def action_run(*, integration: Integration, spec: ActionSpec, payload: Any) -> d
     """Run the action; bad input is a 400 on its fields, upstream refusals keep their status and message."""
     try:
         cleaned = validate_action_input(spec, payload)
-        connector = connector_for(integration)
-        return connector.run_action(spec.name, cleaned)  # type: ignore[attr-defined]
+        connector = connector_for_request(integration)
+        return connector.run_action(spec.name, cleaned)  # type: ignore[attr-defined]  # an Actions, checked above
     except ActionInputInvalid as exc:
         raise ApiError(ErrorCode.VALIDATION_ERROR, "The action input is invalid.", exc.field_errors) from exc
     except UpstreamError as exc:

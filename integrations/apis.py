@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -11,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connectors import registry
+from connectors.capabilities import connector_listing
 from hub.permissions import IsAdmin, IsManager, SubscriptionActive
 from hub.schema import errors
 from integrations import selectors, services, sync
@@ -42,7 +41,7 @@ class ConnectorListApi(APIView):
 
     @extend_schema(responses={200: ConnectorListOutput}, tags=TAGS)
     def get(self, request: Request) -> Response:
-        infos = [dataclasses.asdict(cls.info) for cls in registry.all_connectors()]
+        infos = [connector_listing(cls) for cls in registry.all_connectors()]
         return Response({"connectors": ConnectorOutput(infos, many=True).data, "total": len(infos)})
 
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import Connector
+from connectors.capabilities import OAuthPopup
 from connectors.errors import UpstreamError
 from hub import keys
 from hub.auth import TenantAuth
@@ -72,10 +73,9 @@ def _oauth_connector_class(connector_type: str) -> type[Connector]:
     connector_cls = registry.connector_class(connector_type)
     if connector_cls is None:
         raise ApiError(ErrorCode.UNKNOWN_CONNECTOR, f"Connector type {connector_type!r} is not registered.")
-    if connector_cls.info.auth_flow != "oauth_popup" or not registry.supports(connector_cls, "oauth"):
+    if not issubclass(connector_cls, OAuthPopup):
         raise ApiError(ErrorCode.OAUTH_NOT_SUPPORTED, f"Connector {connector_type!r} does not use the OAuth popup.")
-    configured = getattr(connector_cls, "oauth_configured", None)
-    if configured is None or not configured():
+    if not connector_cls.oauth_configured():
         raise ApiError(ErrorCode.OAUTH_CONFIG_ERROR, "OAuth client credentials are not configured on the server.")
     return connector_cls
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import ConfigInvalid, Connector, PreviewResult, ProbeResult
-from connectors.errors import UpstreamError
+from connectors.capabilities import Preview, Probe, SignedCallbacks
+from connectors.errors import ConnectorUnavailable, UpstreamError
 from hub.errors import ApiError, ErrorCode
 from hub.models import Membership, Organisation, Role, User
 from integrations.models import Integration, IntegrationStatus
@@ -20,7 +21,6 @@ from integrations.selectors import integration_count
 from webhooks.signing import new_signing_secret
 
 logger = logging.getLogger(__name__)
-WEBHOOK_TYPE = "webhook"
 
 
 def connector_class_or_error(connector_type: str) -> type[Connector]:
@@ -99,7 +99,7 @@ def _integration_create_locked(
     integration = Integration(organisation=organisation, type=type, name=name, created_by=user)
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
-    if type == WEBHOOK_TYPE:
+    if issubclass(connector_cls, SignedCallbacks):
         signing_secret = new_signing_secret()
         integration.credentials = {"signing_secret": signing_secret}
         shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
@@ -206,7 +206,7 @@ def integration_update(
             fields.append("credentials_sealed")
         if connector_cls.probe_on_create:
             # New credentials or a new selection are checked live, with the stored tokens if any.
-            _probe_result_check(connector_for(integration))
+            _probe_result_check(connector_for_request(integration))
     integration.save(update_fields=fields)
     return integration
 
@@ -248,10 +248,13 @@ def integration_delete(*, integration: Integration) -> None:
 
 
 def connector_for(integration: Integration) -> Connector:
-    """The connector instance for an integration; rotated credentials are saved sealed at once."""
+    """The connector instance for an integration; rotated credentials are saved sealed at once.
+
+    Used in workers too, so it raises connector errors (ConnectorUnavailable), never an HTTP error;
+    request paths use `connector_for_request`."""
     connector_cls = registry.connector_class(integration.type)
     if connector_cls is None:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, f"Connector {integration.type!r} is not available.")
+        raise ConnectorUnavailable(f"Connector {integration.type!r} is not available.")
 
     def save_credentials(credentials: dict[str, Any]) -> None:
         integration.credentials = credentials
@@ -269,6 +272,14 @@ def connector_for(integration: Integration) -> Connector:
         save_credentials=save_credentials,
         load_credentials=load_credentials,
     )
+
+
+def connector_for_request(integration: Integration) -> Connector:
+    """`connector_for` in a request: a connector that is not available is a 400 VALIDATION_ERROR."""
+    try:
+        return connector_for(integration)
+    except ConnectorUnavailable as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, exc.message) from exc
 
 
 def health_body(integration: Integration, *, healthy: bool, message: str) -> dict[str, Any]:
@@ -297,8 +308,8 @@ def integration_health(*, integration: Integration) -> dict[str, Any]:
 
 def integration_probe(*, integration: Integration) -> dict[str, Any]:
     """Live probe through the connector; an upstream refusal marks the integration `error`."""
-    connector = connector_for(integration)
-    if not registry.supports(connector, "probe"):
+    connector = connector_for_request(integration)
+    if not isinstance(connector, Probe):
         return health_body(integration, healthy=False, message="This connector cannot be probed.")
     try:
         result: ProbeResult = connector.probe()
@@ -314,8 +325,8 @@ def integration_probe(*, integration: Integration) -> dict[str, Any]:
 
 
 def integration_preview(*, integration: Integration) -> dict[str, Any]:
-    connector = connector_for(integration)
-    if not registry.supports(connector, "preview"):
+    connector = connector_for_request(integration)
+    if not isinstance(connector, Preview):
         result = PreviewResult(summary="This connector cannot estimate its data.", items=[], estimated_entries=None)
     else:
         try:

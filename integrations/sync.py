@@ -12,7 +12,6 @@ from typing import Any
 from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
-from connectors import registry
 from connectors.base import (
     Checkpoint,
     Connector,
@@ -23,6 +22,7 @@ from connectors.base import (
     Skipped,
     Warning,
 )
+from connectors.capabilities import PullSource, PushDestination
 from connectors.errors import UpstreamError
 from hub.models import Organisation, User
 from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
@@ -144,9 +144,9 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     log, counters = JobLog(list(job.log or [])), Counters.resumed_from(job.progress or {})
     try:
         connector = connector_for(integration)
-        if registry.supports(connector, "pull"):
+        if isinstance(connector, PullSource):
             _pull(job, integration, connector, log, counters)
-        elif registry.supports(connector, "push"):
+        elif isinstance(connector, PushDestination):
             _push(job, integration, connector, log, counters)
         else:
             log.add("info", "This connector receives data as it is posted; there is nothing to pull.")

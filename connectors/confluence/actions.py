@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.base import ActionField, ActionInputInvalid, Actions, ActionSpec
+from connectors.base import ActionField, ActionInputInvalid, ActionSpec
+from connectors.capabilities import Actions
 from connectors.confluence.client import LIST_LIMIT, ConfluenceClient
 from connectors.confluence.mapping import web_url
 

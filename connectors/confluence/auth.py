@@ -1,23 +1,18 @@
-"""Atlassian OAuth 2.0 (3LO): hosts from settings, the site's cloud id, rotating refresh tokens."""
+"""Atlassian OAuth 2.0 (3LO): hosts from the connector's settings, the cloud id, rotating refresh tokens."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, ClassVar
 
-from django.conf import settings
-
 from connectors.base import OAuthGrant
+from connectors.confluence import settings
 from connectors.errors import CredentialExpired, UpstreamError
 from connectors.http import UpstreamHttpClient
 from connectors.oauth2 import OAuth2AuthorizationCode
 
 # Refresh this long before the access token's stated expiry, so a call never races it.
 EXPIRY_MARGIN_SECONDS = 60
-DEFAULT_SCOPES = [
-    "read:space:confluence", "read:page:confluence", "write:page:confluence", "delete:page:confluence",
-    "offline_access",
-]  # fmt: skip
 
 
 def _expiring(credentials: dict[str, Any]) -> bool:
@@ -26,7 +21,7 @@ def _expiring(credentials: dict[str, Any]) -> bool:
 
 
 def api_url() -> str:
-    return settings.ATLASSIAN_API_URL.rstrip("/")
+    return settings.API_URL.get().rstrip("/")
 
 
 def gateway_root(cloud_id: str) -> str:
@@ -36,6 +31,8 @@ def gateway_root(cloud_id: str) -> str:
 
 class AtlassianOAuth(OAuth2AuthorizationCode):
     """The popup flow of the `atlassian` provider; every host is a setting so tests can use fakes."""
+
+    provider: ClassVar[str] = "atlassian"
 
     # Atlassian's 3LO does not take PKCE; the sealed state carries the CSRF protection.
     supports_pkce: ClassVar[bool] = False
@@ -49,13 +46,13 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
 
     @classmethod
     def _provider(cls) -> dict[str, Any]:
-        auth_url = settings.ATLASSIAN_AUTH_URL.rstrip("/")
+        auth_url = settings.AUTH_URL.get().rstrip("/")
         return {
             "authorize_url": f"{auth_url}/authorize",
             "token_url": f"{auth_url}/oauth/token",
-            "client_id": settings.ATLASSIAN_CLIENT_ID,
-            "client_secret": settings.ATLASSIAN_CLIENT_SECRET,
-            "scopes": list(getattr(settings, "ATLASSIAN_SCOPES", None) or DEFAULT_SCOPES),
+            "client_id": settings.CLIENT_ID.get(),
+            "client_secret": settings.CLIENT_SECRET.get(),
+            "scopes": list(settings.SCOPES.get() or settings.SCOPES.default),
         }
 
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> OAuthGrant:

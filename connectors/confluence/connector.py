@@ -14,14 +14,12 @@ from connectors.base import (
     ConfigInvalid,
     Connector,
     ConnectorInfo,
-    Preview,
     PreviewItem,
     PreviewResult,
-    Probe,
     ProbeResult,
     PullItem,
-    PullSource,
 )
+from connectors.capabilities import Preview, Probe, PullSource
 from connectors.config import http_url_parts, validate_against_schema
 from connectors.confluence.actions import ConfluenceActions
 from connectors.confluence.auth import AtlassianOAuth, gateway_root
@@ -67,10 +65,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
         icon="confluence",
         data_description="Pages (storage format and text) from the selected spaces",
         auth_type="oauth2",
-        auth_flow="oauth_popup",
-        provider="atlassian",
         config_schema=CONFIG_SCHEMA,
-        direction="source",
     )
     probe_on_create = True
     # Seams for tests and the benchmark: how the client waits between retries and how long at most.

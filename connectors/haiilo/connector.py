@@ -7,8 +7,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from django.conf import settings
-
 from connectors.base import (
     Checkpoint,
     ConfigField,
@@ -16,18 +14,17 @@ from connectors.base import (
     Connector,
     ConnectorInfo,
     Deletion,
-    Preview,
     PreviewItem,
     PreviewResult,
-    Probe,
     ProbeResult,
     PullItem,
-    PullSource,
     RecordFailure,
     Skipped,
 )
+from connectors.capabilities import Preview, Probe, PullSource
 from connectors.config import http_url_parts
 from connectors.errors import CredentialInvalid, UpstreamError, UpstreamRejected
+from connectors.haiilo import settings
 from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
 from connectors.haiilo.page import EventsPage
@@ -58,8 +55,6 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         icon="haiilo",
         data_description="Blog articles, pages, workspaces, apps, files, timeline posts and people",
         auth_type="api_key",
-        auth_flow="api_key",
-        provider=None,
         config_schema=(
             ConfigField(
                 key="base_url", label="Haiilo URL", required=True, placeholder="https://acme.haiilo.com",
@@ -83,7 +78,6 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
                 help_text=f"Events per request, 1 to {MAX_PAGE_SIZE}.",
             ),
         ),
-        direction="source",
     )  # fmt: skip
 
     @classmethod
@@ -123,8 +117,8 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
             client_secret=self.config["client_secret"],
             token=token_from_credentials(self.credentials, self.config["client_id"]),
             on_new_token=self._store_token,
-            read_timeout=float(getattr(settings, "HAIILO_READ_TIMEOUT_SECONDS", 30.0)),
-            max_attempts=int(getattr(settings, "HAIILO_MAX_ATTEMPTS", 4)),
+            read_timeout=float(settings.READ_TIMEOUT_SECONDS.get()),
+            max_attempts=int(settings.MAX_ATTEMPTS.get()),
         )
 
     def _store_token(self, token: CachedToken) -> None:

@@ -10,12 +10,11 @@ from connectors.base import (
     ConfigField,
     Connector,
     ConnectorInfo,
-    Preview,
     PreviewResult,
-    Probe,
     ProbeResult,
     Record,
 )
+from connectors.capabilities import Preview, Probe, SignedCallbacks
 
 CONTENT_KEYS = ("text", "body", "content")
 TITLE_KEYS = ("title", "subject", "name")
@@ -23,7 +22,7 @@ TITLE_MAX = 200
 REQUIRE_TIMESTAMPED_SIGNATURES = "require_timestamped_signatures"
 
 
-class WebhookConnector(Connector, Probe, Preview):
+class WebhookConnector(Connector, Probe, Preview, SignedCallbacks):
     info = ConnectorInfo(
         type="webhook",
         display_name="Custom webhook",
@@ -31,8 +30,6 @@ class WebhookConnector(Connector, Probe, Preview):
         icon="webhook",
         data_description="JSON payloads with text, body or content",
         auth_type="hmac",
-        auth_flow="api_key",
-        provider=None,
         config_schema=(
             ConfigField(
                 key="source_label",
@@ -51,7 +48,6 @@ class WebhookConnector(Connector, Probe, Preview):
                 ),
             ),
         ),
-        direction="source",
     )
 
     def probe(self) -> ProbeResult:
@@ -63,6 +59,9 @@ class WebhookConnector(Connector, Probe, Preview):
             items=[],
             estimated_entries=None,
         )
+
+    def callback_record(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
+        return record_from_payload(payload, raw_body=raw_body, signed_id=signed_id)
 
 
 def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from connectors.base import ConfigField, Connector, ConnectorInfo
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from connectors.base import ConfigField, Connector, ConnectorInfo, PullItem
+from connectors.capabilities import PullSource
 from connectors.oauth2 import OAuth2AuthorizationCode
 
 PROVIDER = "fakeprovider"
 
 
-class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
+class FakeDriveConnector(Connector, OAuth2AuthorizationCode, PullSource):
     """Its schema has a field of each kind the console renders but password, one required without default."""
+
+    provider: ClassVar[str] = PROVIDER
 
     info = ConnectorInfo(
         type="fakedrive",
@@ -18,8 +24,6 @@ class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
         icon="fakedrive",
         data_description="Files and folders",
         auth_type="oauth2",
-        auth_flow="oauth_popup",
-        provider=PROVIDER,
         config_schema=(
             ConfigField(
                 key="folder",
@@ -45,5 +49,8 @@ class FakeDriveConnector(Connector, OAuth2AuthorizationCode):
             ),
             ConfigField(key="include_shared", label="Include files shared with me", type="boolean", default=False),
         ),
-        direction="source",
     )
+
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+        # The browser tests never sync it; a source that finds nothing is all they need.
+        yield from ()

@@ -23,14 +23,12 @@ from connectors.base import (
     ConnectorInfo,
     Deletion,
     Found,
-    Preview,
     PreviewItem,
     PreviewResult,
-    Probe,
     ProbeResult,
-    PullSource,
     Record,
 )
+from connectors.capabilities import Preview, Probe, PullSource
 from connectors.errors import CredentialInvalid
 from connectors.http import UpstreamHttpClient
 
@@ -134,13 +132,10 @@ class NotesConnector(Connector, Probe, Preview, PullSource):
         icon="notes",
         data_description="Notes",
         auth_type="api_key",
-        auth_flow="api_key",
-        provider=None,
         config_schema=(
             ConfigField(key="base_url", label="Base URL", required=True, binds_secrets=True),
             ConfigField(key="api_key", label="API key", type="password", required=True),
         ),
-        direction="source",
     )
 
     def _client(self) -> UpstreamHttpClient:

@@ -3,7 +3,9 @@
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
@@ -12,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors import registry
-from connectors.base import Connector, ConnectorInfo
+from connectors.base import Connector, ConnectorInfo, PullItem
+from connectors.capabilities import PullSource
 from connectors.oauth2 import OAuth2AuthorizationCode
 from hub import keys
 from hub.crypto import seal
@@ -25,7 +28,8 @@ START = "/api/v1/integrations/oauth/start"
 CALLBACK = "/api/v1/integrations/oauth/callback"
 
 
-class FakeOAuthConnector(Connector, OAuth2AuthorizationCode):
+class FakeOAuthConnector(Connector, OAuth2AuthorizationCode, PullSource):
+    provider: ClassVar[str] = "fakeprovider"
     info = ConnectorInfo(
         type="fakeoauth",
         display_name="Fake OAuth",
@@ -33,11 +37,11 @@ class FakeOAuthConnector(Connector, OAuth2AuthorizationCode):
         icon="",
         data_description="",
         auth_type="oauth2",
-        auth_flow="oauth_popup",
-        provider="fakeprovider",
         config_schema=(),
-        direction="source",
     )
+
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+        yield from ()
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from connectors import registry
-from connectors.base import Connector, ConnectorInfo, PullSource, Record, RecordFailure, Warning
+from connectors.base import Connector, ConnectorInfo, Record, RecordFailure, Warning
+from connectors.capabilities import PullSource
 from connectors.errors import CredentialInvalid, RateLimited
 from integrations.models import Integration, JobStatus, KnowledgeEntry, SyncJob
 from integrations.sync import LOG_MAX_LINES, sync_job_run, sync_jobs_reap_stale
@@ -25,10 +26,7 @@ class ScriptedSource(Connector, PullSource):
         icon="",
         data_description="",
         auth_type="api_key",
-        auth_flow="api_key",
-        provider=None,
         config_schema=(),
-        direction="source",
     )
     script: list = []
     error: Exception | None = None

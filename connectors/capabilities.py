@@ -1,0 +1,144 @@
+"""What a connector can do, as small typed interfaces; Knora's `auth_flow` and `provider` and our
+direction are derived from them, never declared beside them.
+
+A connector class subclasses `Connector` and the capabilities it has; code asks
+`isinstance(connector, PushDestination)` (or `issubclass` on the class), never a string key.
+Each method a capability needs is abstract, so a class that claims one and leaves a method out
+cannot be instantiated (and the contract test names it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar, Literal
+
+from connectors.base import (
+    ActionSpec,
+    Connector,
+    EntrySnapshot,
+    OAuthGrant,
+    PreviewResult,
+    ProbeResult,
+    PullItem,
+    PushOutcome,
+    Record,
+)
+
+AuthFlow = Literal["api_key", "oauth_popup"]
+Direction = Literal["source", "destination", "both"]
+
+
+class Probe(ABC):
+    """A live check of the stored credentials against the upstream."""
+
+    @abstractmethod
+    def probe(self) -> ProbeResult: ...
+
+
+class Preview(ABC):
+    """A cheap, read-only estimate of what the next sync would import."""
+
+    @abstractmethod
+    def preview(self) -> PreviewResult: ...
+
+
+class PullSource(ABC):
+    """Yields records, deletions, failures and checkpoints from `checkpoint` on."""
+
+    @abstractmethod
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]: ...
+
+
+class PushDestination(ABC):
+    """Pushes knowledge entries out to the upstream."""
+
+    @abstractmethod
+    def push(self, entries: Iterable[EntrySnapshot]) -> PushOutcome: ...
+
+
+class OAuthPopup(ABC):
+    """The browser OAuth popup flow (authorization code, PKCE where supported) of one provider."""
+
+    # Knora's `provider` of the connector: which OAuth app signs the user in (e.g. "atlassian").
+    provider: ClassVar[str]
+    supports_pkce: ClassVar[bool] = True
+
+    @classmethod
+    @abstractmethod
+    def oauth_configured(cls) -> bool:
+        """Are the provider's client credentials set on this server?"""
+
+    @abstractmethod
+    def authorization_url(self, *, state: str, redirect_uri: str, code_challenge: str | None) -> str: ...
+
+    @abstractmethod
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> OAuthGrant: ...
+
+    @abstractmethod
+    def refresh_credentials(self) -> dict[str, Any]: ...
+
+
+class Actions(ABC):
+    """Declared actions, run with input already checked against their fields."""
+
+    actions: ClassVar[tuple[ActionSpec, ...]] = ()
+
+    @classmethod
+    def action_spec(cls, name: str) -> ActionSpec | None:
+        return next((spec for spec in cls.actions if spec.name == name), None)
+
+    @abstractmethod
+    def run_action(self, name: str, input: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class SignedCallbacks(ABC):
+    """The upstream posts signed callbacks to the hub, which turns each payload into a record."""
+
+    @abstractmethod
+    def callback_record(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
+        """The record a verified payload makes, or None when it carries nothing to keep."""
+
+
+CAPABILITIES: tuple[type, ...] = (Probe, Preview, PullSource, PushDestination, OAuthPopup, Actions, SignedCallbacks)
+
+
+def _class_of(connector: type[Connector] | Connector) -> type:
+    return connector if isinstance(connector, type) else type(connector)
+
+
+def auth_flow_of(connector: type[Connector] | Connector) -> AuthFlow:
+    return "oauth_popup" if issubclass(_class_of(connector), OAuthPopup) else "api_key"
+
+
+def provider_of(connector: type[Connector] | Connector) -> str | None:
+    cls = _class_of(connector)
+    return cls.provider if issubclass(cls, OAuthPopup) else None
+
+
+def direction_of(connector: type[Connector] | Connector) -> Direction | None:
+    """Source when it pulls or receives callbacks, destination when it pushes; None when neither."""
+    cls = _class_of(connector)
+    source = issubclass(cls, PullSource | SignedCallbacks)
+    destination = issubclass(cls, PushDestination)
+    if source and destination:
+        return "both"
+    return "source" if source else "destination" if destination else None
+
+
+def connector_listing(connector_cls: type[Connector]) -> dict[str, Any]:
+    """A connector as `GET /connectors` shows it: its declared info plus what is derived."""
+    info = connector_cls.info
+    return {
+        "type": info.type,
+        "display_name": info.display_name,
+        "description": info.description,
+        "icon": info.icon,
+        "data_description": info.data_description,
+        "auth_type": info.auth_type,
+        "auth_flow": auth_flow_of(connector_cls),
+        "provider": provider_of(connector_cls),
+        "config_schema": [dataclasses.asdict(field) for field in info.config_schema],
+        "direction": direction_of(connector_cls),
+    }

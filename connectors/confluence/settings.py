@@ -1,0 +1,22 @@
+"""The Confluence connector's settings: Atlassian's hosts (tests point them at fakes) and the OAuth app."""
+
+from connectors.env import ConnectorSetting
+
+AUTH_URL = ConnectorSetting(
+    "ATLASSIAN_AUTH_URL", "https://auth.atlassian.com", help_text="`/authorize` and `/oauth/token`."
+)
+API_URL = ConnectorSetting(
+    "ATLASSIAN_API_URL", "https://api.atlassian.com", help_text="accessible-resources and the 3LO API gateway."
+)
+# Empty means the OAuth app is not configured: /oauth/start answers 500 OAUTH_CONFIG_ERROR.
+CLIENT_ID = ConnectorSetting("ATLASSIAN_CLIENT_ID", "")
+CLIENT_SECRET = ConnectorSetting("ATLASSIAN_CLIENT_SECRET", "")
+SCOPES = ConnectorSetting(
+    "ATLASSIAN_SCOPES",
+    (
+        "read:space:confluence", "read:page:confluence", "write:page:confluence", "delete:page:confluence",
+        "offline_access",
+    ),
+    "list",
+    help_text="Comma-separated; what the six actions and the sync need.",
+)  # fmt: skip
