@@ -1,7 +1,7 @@
 """What may be stored in a knowledge entry: valid Unicode, representable values, the columns' limits.
 
 Every producer (connector pulls such as Haiilo's and Confluence's, webhooks) writes through
-`integrations.knowledge`, which calls `record_cleaned` on each record first. The rule:
+`integrations.knowledge.writes`, which calls `record_cleaned` on each record first. The rule:
 
 - **Cleaned** (the record is stored): in every text column and in every JSON key and string of
   `metadata`, NUL is removed and a lone surrogate becomes U+FFFD; text is cut to its column's
