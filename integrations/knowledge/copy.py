@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from collections.abc import Sequence
 
 from django.db import connection, models, transaction
@@ -20,8 +21,10 @@ from integrations.knowledge.writes import RECORD_FIELDS, UpsertResult, content_h
 from integrations.models import Integration, KnowledgeEntry
 
 STAGE_TABLE = "knowledge_entry_stage"
-_METADATA_AT = next(i for i, f in enumerate(RECORD_FIELDS) if f.name == "metadata")
-_RECORD_NAMES = tuple(f.name for f in RECORD_FIELDS)
+# The staged columns a record holds, read in one call; the content hash is the last staged column.
+_RECORD_NAMES = tuple(f.name for f in RECORD_FIELDS if f.name != "content_hash")
+_RECORD_VALUES = operator.attrgetter(*_RECORD_NAMES)
+_METADATA_AT = _RECORD_NAMES.index("metadata")
 
 
 def _stage_type(field: models.Field) -> str:
@@ -39,7 +42,10 @@ def _statements() -> tuple[str, str, str]:
         + ", ".join(f"{quote(f.column)} {_stage_type(f)}" for f in RECORD_FIELDS)
         + ") ON COMMIT DELETE ROWS"
     )
-    copy = f"COPY {stage} ({', '.join(quote(f.column) for f in RECORD_FIELDS)}) FROM STDIN"
+    staged_order = [*_RECORD_NAMES, "content_hash"]
+    copy = (
+        f"COPY {stage} ({', '.join(quote(KnowledgeEntry._meta.get_field(n).column) for n in staged_order)}) FROM STDIN"
+    )
     # Every entry column in the model's order: staged, or the same for the whole batch.
     per_batch = {"id": "gen_random_uuid()", "deleted_at": "NULL"}
     staged = {f.name for f in RECORD_FIELDS}
@@ -65,7 +71,7 @@ def _merge_params(integration: Integration, now) -> list:
 
 def _stage_row(record: Record, digest: str) -> list:
     """A record cleaned by integrations.knowledge.clean (no NUL, valid Unicode, column lengths) as a row."""
-    row = [getattr(record, name) if name != "content_hash" else digest for name in _RECORD_NAMES]
+    row = [*_RECORD_VALUES(record), digest]
     row[_METADATA_AT] = json.dumps(row[_METADATA_AT], default=str)
     return row
 

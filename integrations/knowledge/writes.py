@@ -146,7 +146,8 @@ def entries_upsert_values(*, integration: Integration, records: Sequence[Record]
     it was updated. A record whose row is not returned was unchanged.
     """
     pk = KnowledgeEntry._meta.pk
-    per_statement = max(1, connection.features.max_query_params // len(ENTRY_FIELDS))
+    # SQLite takes 999 parameters per statement; PostgreSQL (no limit in Django) 65,535.
+    per_statement = (connection.features.max_query_params or 65535) // len(ENTRY_FIELDS)
     now = timezone.now()
     result = UpsertResult()
     with transaction.atomic(), connection.cursor() as cursor:
