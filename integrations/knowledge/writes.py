@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import operator
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from connectors.base import Deletion, Record, RecordFailure
@@ -34,6 +36,7 @@ PER_WRITE = ("organisation", "integration", "deleted_at", "created_at", "updated
 RECORD_FIELDS: tuple[models.Field, ...] = tuple(f for f in ENTRY_FIELDS if f.name not in ("id", *PER_WRITE))
 # What the hash covers: everything an entry shows.
 HASHED_FIELDS = tuple(f.name for f in RECORD_FIELDS if f.name not in ("external_id", "content_hash"))
+_HASHED_VALUES = operator.attrgetter(*HASHED_FIELDS)
 
 
 @dataclass
@@ -47,8 +50,7 @@ class UpsertResult:
 
 def content_hash(record: Record) -> str:
     """Hash of everything an entry shows, so unchanged records are not rewritten."""
-    material = [getattr(record, name) for name in HASHED_FIELDS]
-    material = [value.isoformat() if hasattr(value, "isoformat") else value for value in material]
+    material = [value.isoformat() if isinstance(value, datetime) else value for value in _HASHED_VALUES(record)]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -89,25 +91,38 @@ def entry_row_params(integration: Integration, record: Record) -> list:
 
     Cleaned first (RecordRefused, a 400 where a request sent it, when it cannot be stored).
     """
-    return _row_params(integration, record_cleaned(record), now=timezone.now(), entry_id=uuid.uuid4())
+    return _row_builder(integration, timezone.now())(record_cleaned(record), uuid.uuid4())
 
 
-def _row_params(integration: Integration, record: Record, *, now, entry_id: uuid.UUID) -> list:
-    """A cleaned record as the parameters of one VALUES row."""
-    digest = content_hash(record)
-    values = {
-        "id": entry_id,
-        "organisation": integration.organisation_id,
-        "integration": integration.pk,
-        "content_hash": digest,
-        "deleted_at": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-    return [
-        f.get_db_prep_save(values[f.name] if f.name in values else getattr(record, f.name), connection)
-        for f in ENTRY_FIELDS
-    ]
+RowBuilder = Callable[[Record, uuid.UUID], list]
+
+
+def _row_builder(integration: Integration, now) -> RowBuilder:
+    """What turns a cleaned record into one VALUES row of a write at `now`: the columns that are the
+    same for the whole write are prepared once, text (cleaned already) is passed as it is, and the
+    rest goes through its field's own preparation (on a batch that halves the cost of a row)."""
+    fixed = {"organisation": integration.organisation_id, "integration": integration.pk, "deleted_at": None,
+             "created_at": now, "updated_at": now}  # fmt: skip
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy `connection` costs a lookup per use
+    columns: list[Callable[[Record, str, uuid.UUID], object]] = []
+    for f in ENTRY_FIELDS:
+        if f.name in fixed:
+            prepared = f.get_db_prep_save(fixed[f.name], db)
+            columns.append(lambda record, digest, entry_id, prepared=prepared: prepared)
+        elif f.primary_key:
+            columns.append(lambda record, digest, entry_id, f=f: f.get_db_prep_save(entry_id, db))
+        elif f.name == "content_hash":
+            columns.append(lambda record, digest, entry_id: digest)
+        elif isinstance(f, models.CharField | models.TextField):
+            columns.append(lambda record, digest, entry_id, name=f.name: getattr(record, name))
+        else:
+            columns.append(lambda record, digest, entry_id, f=f: f.get_db_prep_save(getattr(record, f.name), db))
+
+    def row(record: Record, entry_id: uuid.UUID) -> list:
+        digest = content_hash(record)
+        return [column(record, digest, entry_id) for column in columns]
+
+    return row
 
 
 def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> UpsertResult:
@@ -148,7 +163,7 @@ def entries_upsert_values(*, integration: Integration, records: Sequence[Record]
     pk = KnowledgeEntry._meta.pk
     # SQLite takes 999 parameters per statement; PostgreSQL (no limit in Django) 65,535.
     per_statement = (connection.features.max_query_params or 65535) // len(ENTRY_FIELDS)
-    now = timezone.now()
+    row = _row_builder(integration, timezone.now())
     result = UpsertResult()
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(records), per_statement):
@@ -157,7 +172,7 @@ def entries_upsert_values(*, integration: Integration, records: Sequence[Record]
             for record in chunk:
                 entry_id = uuid.uuid4()
                 offered.add(entry_id)
-                params.extend(_row_params(integration, record, now=now, entry_id=entry_id))
+                params.extend(row(record, entry_id))
             cursor.execute(entry_upsert_sql(connection.vendor, _values_source(len(chunk)), _quoted("id")), params)
             written = [pk.to_python(entry_id) for (entry_id,) in cursor.fetchall()]
             created = sum(1 for entry_id in written if entry_id in offered)
