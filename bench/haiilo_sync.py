@@ -76,8 +76,8 @@ def baseline_child(spec: dict) -> None:
 
     from connectors.base import Record
     from connectors.haiilo.mapping import record_from_event
-    from integrations.knowledge import content_hash
-    from integrations.knowledge_copy import _stage_row, _statements
+    from integrations.knowledge.copy import _stage_row, _statements
+    from integrations.knowledge.writes import content_hash
 
     create, copy_sql, merge = _statements()
     started = time.perf_counter()

@@ -17,7 +17,7 @@ urlpatterns = [
     path("api/v1/integrations/", include("integrations.urls")),
     # Knora's document writes `GET /` after the base path; some clients drop the slash.
     path("api/v1/integrations", IntegrationListCreateNoSlashApi.as_view(), name="integrations-root"),
-    path("api/v1/knowledge/", include("integrations.knowledge_urls")),
+    path("api/v1/knowledge/", include("integrations.knowledge.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("admin/", admin.site.urls),

@@ -22,7 +22,7 @@ from connectors.base import Record
 from connectors.webhook.connector import REQUIRE_TIMESTAMPED_SIGNATURES, record_from_payload
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation
-from integrations.knowledge import entry_row_params, entry_upsert_returning_id, entry_upsert_returning_id_sql
+from integrations.knowledge.writes import entry_row_params, entry_upsert_one_sql, entry_upsert_returning_id
 from integrations.models import Integration, WebhookDelivery
 from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret, standard_verifier
 
@@ -239,7 +239,7 @@ def _entry_and_delivery_insert(integration: Integration, record: Record, deliver
 
 @functools.cache
 def _entry_and_delivery_sql() -> str:
-    upsert_sql, _ = entry_upsert_returning_id_sql("postgresql")
+    upsert_sql = entry_upsert_one_sql("postgresql")
     quote, meta = connection.ops.quote_name, WebhookDelivery._meta
 
     def column(name: str) -> str:

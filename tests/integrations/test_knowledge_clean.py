@@ -10,8 +10,8 @@ from django.db import DataError, connection, transaction
 
 from connectors.base import Deletion, Record
 from hub.models import Role
-from integrations.knowledge import entries_tombstone, entries_upsert, entry_upsert_returning_id
-from integrations.knowledge_clean import MAX_METADATA_DEPTH, RecordRefused, record_cleaned
+from integrations.knowledge.clean import MAX_METADATA_DEPTH, RecordRefused, record_cleaned
+from integrations.knowledge.writes import entries_tombstone, entries_upsert, entry_upsert_returning_id
 from integrations.models import Integration, KnowledgeEntry
 from webhooks.signing import signature_for
 

@@ -76,7 +76,7 @@ def test_same_key_in_two_integrations_is_two_entries(org, integration):
 
 
 def test_single_statement_upsert_returns_the_same_id_and_revives_tombstones(integration):
-    from integrations.knowledge import entry_upsert_returning_id
+    from integrations.knowledge.writes import entry_upsert_returning_id
 
     record = Record("one", "One", "first")
     created = entry_upsert_returning_id(integration=integration, record=record)

@@ -1,5 +1,5 @@
 """The sync loop's writes: the newer of a record and a deletion of one object wins, skipped items
-are counted with their reasons, and the PostgreSQL COPY path stores what the ORM path would."""
+are counted with their reasons, and the PostgreSQL COPY path stores what the VALUES path would."""
 
 from __future__ import annotations
 

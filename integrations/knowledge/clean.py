@@ -1,7 +1,7 @@
 """What may be stored in a knowledge entry: valid Unicode, representable values, the columns' limits.
 
 Every producer (connector pulls such as Haiilo's and Confluence's, webhooks) writes through
-`integrations.knowledge`, which calls `record_cleaned` on each record first. The rule:
+`integrations.knowledge.writes`, which calls `record_cleaned` on each record first. The rule:
 
 - **Cleaned** (the record is stored): in every text column and in every JSON key and string of
   `metadata`, NUL is removed and a lone surrogate becomes U+FFFD; text is cut to its column's
@@ -25,6 +25,8 @@ import json
 import math
 from typing import Any
 
+from django.db.models import CharField, TextField
+
 from connectors.base import Record
 from hub.errors import ApiError, ErrorCode
 from hub.parsers import json_depth_exceeds
@@ -33,7 +35,12 @@ from integrations.models import KnowledgeEntry
 # As deep as an API body may be (hub.parsers.MAX_JSON_DEPTH): far below Python's recursion limit,
 # so storing, hashing and rendering the value can never recurse too far.
 MAX_METADATA_DEPTH = 64
-TEXT_FIELDS = ("title", "content", "html", "url", "author", "language")
+# The entry's text columns a record fills (the identity and the hash are not a record's text).
+TEXT_FIELDS = tuple(
+    f.name
+    for f in KnowledgeEntry._meta.concrete_fields
+    if isinstance(f, CharField | TextField) and f.name not in ("external_id", "content_hash")
+)
 COLUMN_LIMITS = {
     name: KnowledgeEntry._meta.get_field(name).max_length
     for name in TEXT_FIELDS

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from integrations.knowledge_apis import EntryDetailApi, EntryListApi
+from integrations.knowledge.api import EntryDetailApi, EntryListApi
 
 urlpatterns = [
     path("entries", EntryListApi.as_view(), name="knowledge-entries"),

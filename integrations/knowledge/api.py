@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from hub.permissions import IsMember
 from hub.renderers import CleaningJSONRenderer
 from hub.schema import ListOutput, errors
-from integrations.knowledge_selectors import entry_get, entry_list
+from integrations.knowledge.reads import entry_get, entry_list
 
 TAGS = ["knowledge"]
 
