@@ -1,0 +1,1 @@
+"""The run engine: jobs and their leases (jobs), the pull loop (pull), an integration's state (state)."""
