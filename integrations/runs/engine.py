@@ -94,7 +94,8 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     lease, took_over = claimed
     job, integration = lease.job, lease.job.integration
     # A job put back for a retry or resumed resumes from its checkpoint: its counts and log go on.
-    log, counters = JobLog(list(job.log or [])), Counters.resumed_from(job.progress or {})
+    log = JobLog(list(job.log or []))
+    counters = Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
     if took_over:
         log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
     try:

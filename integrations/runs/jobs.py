@@ -75,14 +75,18 @@ class Counters:
     deleted: int = 0
 
     @classmethod
-    def resumed_from(cls, progress: dict[str, Any]) -> Counters:
-        """The counts an earlier attempt of the same job saved in its `progress`."""
+    def resumed_from(cls, progress: dict[str, Any], at_checkpoint: dict[str, Any]) -> Counters:
+        """The counts an interrupted attempt of the same job leaves to the next one.
+
+        The next attempt pulls again from the last checkpoint, so the records seen since are counted
+        from the figures saved with it; the entries created and deleted are facts of the database,
+        written in the same transaction as `progress`, so they carry on from there."""
         return cls(
-            synced=progress.get("records_synced") or 0,
-            imported=progress.get("records_imported") or 0,
-            skipped=progress.get("records_skipped") or 0,
+            synced=at_checkpoint.get("records_synced") or 0,
+            imported=at_checkpoint.get("records_imported") or 0,
+            skipped=at_checkpoint.get("records_skipped") or 0,
+            failed=at_checkpoint.get("records_failed") or 0,
             created=progress.get("entries_created") or 0,
-            failed=progress.get("records_failed") or 0,
             deleted=progress.get("entries_deleted") or 0,
         )
 
@@ -153,10 +157,8 @@ def job_claim(*, job_id: str, org_id: str) -> tuple[Lease, bool] | None:
         if job is None:
             return None
         took_over = job.status == JobStatus.RUNNING
-        # A take-over starts again from the last checkpoint, with the counts saved beside it.
-        resumed = {"progress": F("checkpoint_progress"), "resumes": F("resumes") + 1} if took_over else {}
         SyncJob.objects.filter(pk=job.pk).update(
-            **resumed,
+            resumes=F("resumes") + (1 if took_over else 0),
             status=JobStatus.RUNNING,
             fencing_token=F("fencing_token") + 1,
             attempts=F("attempts") + 1,
@@ -271,7 +273,6 @@ def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
                     status=JobStatus.PENDING,
                     fencing_token=F("fencing_token") + 1,
                     resumes=F("resumes") + 1,
-                    progress=F("checkpoint_progress"),
                     log=log.as_json(),
                     updated_at=now,
                 )
