@@ -1,1 +1,1 @@
-"""The run engine: jobs and their leases (jobs), the pull loop (pull), an integration's state (state)."""
+"""The run engine: a job from request to end (engine), its lease (jobs), pull, an integration's state."""

@@ -134,7 +134,7 @@ class Lease:
     def hold(self) -> None:
         """Lock the job row for the current transaction if the lease is still ours (fences other writes:
         the reaper waits for this transaction, and after it the token no longer matches)."""
-        if not self._owned().select_for_update().exists():
+        if not list(self._owned().select_for_update().values_list("pk", flat=True)):
             raise LeaseLost(str(self.job.pk))
 
     def heartbeat(self, *, force: bool = False) -> None:
