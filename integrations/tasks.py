@@ -1,7 +1,6 @@
 """Celery tasks: thin wrappers that fetch by id, call a service and decide about retrying."""
 
 from celery import shared_task
-from django.conf import settings
 
 from integrations.oauth import oauth_leftovers_delete
 from integrations.runs.engine import sync_job_run
@@ -14,8 +13,7 @@ MAX_SYNC_RETRIES = 3
 def run_sync_job(self, job_id: str, org_id: str) -> str:
     outcome = sync_job_run(job_id=job_id, org_id=org_id, final_attempt=self.request.retries >= self.max_retries)
     if outcome.retry_in is not None:
-        # Capped: on Redis a countdown past the visibility timeout would be delivered twice.
-        raise self.retry(countdown=min(outcome.retry_in, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS))
+        raise self.retry(countdown=outcome.retry_in)  # capped by the engine (SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
     return outcome.status
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
@@ -117,7 +118,8 @@ def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters
             log.add("info", "This connector receives data as it is posted; there is nothing to pull.")
     except UpstreamError as exc:
         if exc.retryable and not final_attempt:
-            retry_in = getattr(exc, "retry_after", None) or 30.0
+            # Capped: on Redis a countdown past the visibility timeout would be delivered twice.
+            retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
             return job_release_for_retry(lease, log, counters, exc.message, retry_in)
         return job_fail(lease, log, counters, exc.message)
     except SoftTimeLimitExceeded:

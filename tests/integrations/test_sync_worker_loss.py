@@ -13,6 +13,8 @@ from django.db.models import Count
 from hub.celery import app
 from integrations.models import JobStatus, KnowledgeEntry, SyncJob
 from integrations.runs.jobs import sync_jobs_reap_stale
+from tests.connectors.haiilo.conftest import create_integration, run_sync
+from tests.fakes.haiilo import FakeHaiilo, Fault
 from tests.integrations.test_sync_jobs import start_sync, wait_for_job
 from tests.worker_process import WorkerProcess
 
@@ -75,3 +77,13 @@ def test_a_job_whose_worker_is_killed_mid_sync_is_resumed_and_completes_with_eve
     assert (finished["progress"]["attempts"], finished["progress"]["resumes"]) == (2, 1)
     log = SyncJob.objects.get(id=job_id).log
     assert any("(worker lost); resuming from the last checkpoint" in line["message"] for line in log)
+
+
+def test_an_upstreams_long_retry_after_is_capped_and_the_log_says_the_wait_it_got(admin_client, own_queue):
+    env = {"CELERY_TASK_DEFAULT_QUEUE": own_queue, "SYNC_RETRY_COUNTDOWN_MAX_SECONDS": "1", "HAIILO_MAX_ATTEMPTS": "1"}
+    with FakeHaiilo() as haiilo, WorkerProcess.started(extra_env=env):
+        haiilo.tenant.generate(20, update_share=0)
+        haiilo.tenant.faults.append(Fault(count=1, status=429, headers={"Retry-After": "3600"}, entity_type="file"))
+        job = run_sync(admin_client, create_integration(admin_client, haiilo), timeout=30)
+    assert job["status"] == "completed", job
+    assert any("Retrying in 1 s" in line["message"] for line in job["log"]), job["log"]
