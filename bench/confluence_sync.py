@@ -210,7 +210,7 @@ def pull_only(integration) -> int:
 
 def sync_once(integration) -> tuple[int, dict]:
     from integrations.models import SyncJob
-    from integrations.sync import sync_job_run
+    from integrations.runs.engine import sync_job_run
 
     job = SyncJob.objects.create(organisation=integration.organisation, integration=integration)
     outcome = sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id))

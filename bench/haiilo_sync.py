@@ -171,7 +171,7 @@ def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.
 
 def sync_run(integration) -> dict:
     from integrations.models import SyncJob
-    from integrations.sync import sync_job_request
+    from integrations.runs.engine import sync_job_request
 
     wall_started = time.perf_counter()
     job, _ = sync_job_request(organisation=integration.organisation, integration=integration, user=None)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import email.utils
 import json
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -161,6 +163,41 @@ def _may_retry(method: str, *, status: int | None = None, error: Exception | Non
     return status in RETRY_STATUSES if status is not None else isinstance(error, RETRYABLE_ERRORS)
 
 
+# Called while a caller waits on an upstream (a backoff, a Retry-After, a remote run being polled), so
+# whoever runs the connector can prove it is alive; set by the run engine, unknown to connectors.
+_while_waiting: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "upstream_while_waiting", default=None
+)
+# A long wait is cut into slices of at most this many seconds, the hook called before each.
+WAIT_SLICE_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def while_waiting(hook: Callable[[], None]) -> Iterator[None]:
+    """Call `hook` at least every WAIT_SLICE_SECONDS while anything in this context waits on an upstream."""
+    token = _while_waiting.set(hook)
+    try:
+        yield
+    finally:
+        _while_waiting.reset(token)
+
+
+def wait_upstream(seconds: float, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait `seconds` for an upstream (backoff, polling a remote run), calling the waiting hook as it goes."""
+    hook = _while_waiting.get()
+    if hook is None:
+        sleep(seconds)
+        return
+    remaining = max(0.0, seconds)
+    while True:
+        hook()
+        if remaining <= 0:
+            return
+        step = min(remaining, WAIT_SLICE_SECONDS)
+        sleep(step)
+        remaining -= step
+
+
 class UpstreamHttpClient:
     """An httpx client with the house rules for calling upstreams; use it as a context manager."""
 
@@ -241,7 +278,7 @@ class UpstreamHttpClient:
                 response = self._send_following_redirects(method, path_or_url, kwargs, attempt)
             except httpx.TransportError as exc:
                 if attempt < self.max_attempts and _may_retry(method, error=exc):
-                    self.sleep(self._backoff(attempt))
+                    wait_upstream(self._backoff(attempt), self.sleep)
                     attempt += 1
                     continue
                 where = redact_url(self._client.build_request(method, path_or_url).url)
@@ -255,7 +292,7 @@ class UpstreamHttpClient:
                 self._client.headers.update(self.token_refresher())
                 continue
             if status in RETRY_STATUSES and attempt < self.max_attempts and _may_retry(method, status=status):
-                self.sleep(self._retry_delay(response, attempt))
+                wait_upstream(self._retry_delay(response, attempt), self.sleep)
                 attempt += 1
                 continue
             if status >= 400:

@@ -40,6 +40,8 @@ class ErrorCode(enum.Enum):
     INTERNAL_ERROR = 500
     OAUTH_CONFIG_ERROR = 500
     UPSTREAM_ERROR = 502
+    # Ours, beside Knora's codes: a service the request needs (the task queue) cannot be reached.
+    SERVICE_UNAVAILABLE = 503
 
     # Enum members with equal values would alias each other, so the code is the name.
     def __new__(cls, status: int) -> ErrorCode:

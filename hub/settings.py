@@ -168,9 +168,25 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# A worker lost mid-task (SIGKILL, OOM, a lost node) leaves its message unacknowledged: it is delivered
+# again, and the run engine's lease makes the second delivery a no-op while the job's lease is live.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Sync jobs (integrations.runs.jobs): a running job heartbeats at least every 10 s, also while it waits
+# on an upstream; one silent for longer than this is resumed from its checkpoint by the reaper, and a
+# job resumed SYNC_MAX_RESUMES times fails.
+SYNC_HEARTBEAT_TIMEOUT_SECONDS = env.int("SYNC_HEARTBEAT_TIMEOUT_SECONDS", default=120)
+SYNC_MAX_RESUMES = env.int("SYNC_MAX_RESUMES", default=3)
+# Time limits of one task run, below the broker's visibility timeout (Redis delivers an unacknowledged
+# message again after it): a task still running then would be run twice. A job stopped by the limit
+# fails; its next run starts from its checkpoint.
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=6 * 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 300)
+BROKER_VISIBILITY_TIMEOUT = env.int("BROKER_VISIBILITY_TIMEOUT", default=CELERY_TASK_TIME_LIMIT + 3600)
+# A retry's countdown (an upstream's Retry-After) is capped well below the visibility timeout too.
+SYNC_RETRY_COUNTDOWN_MAX_SECONDS = env.int("SYNC_RETRY_COUNTDOWN_MAX_SECONDS", default=900)
 CELERY_BEAT_SCHEDULE = {
-    # A worker that died mid-sync must not leave a job `running` forever.
-    "reap-stale-sync-jobs": {"task": "integrations.reap_stale_sync_jobs", "schedule": 300.0},
+    # Resumes (or fails) jobs whose worker stopped heartbeating; cheap when there are none.
+    "reap-stale-sync-jobs": {"task": "integrations.reap_stale_sync_jobs", "schedule": 30.0},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "results", "control"):
@@ -189,6 +205,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
 else:
     CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+    # Set explicitly (kombu's default is one hour): see CELERY_TASK_TIME_LIMIT above.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 CELERY_RESULT_EXPIRES = timedelta(hours=1)
 
 LOGGING = {

@@ -12,7 +12,8 @@ from connectors import registry
 from connectors.capabilities import connector_listing
 from hub.permissions import IsAdmin, IsManager, SubscriptionActive
 from hub.schema import errors
-from integrations import selectors, services, sync
+from integrations import selectors, services
+from integrations.runs import engine
 from integrations.serializers import (
     ConnectorListOutput,
     ConnectorOutput,
@@ -137,10 +138,10 @@ class IntegrationPreviewApi(APIView):
 class IntegrationSyncApi(APIView):
     permission_classes = [IsAdmin, SubscriptionActive]
 
-    @extend_schema(request=None, responses={202: SyncStartedOutput}, tags=TAGS)
+    @extend_schema(request=None, responses={202: SyncStartedOutput, **errors(503)}, tags=TAGS)
     def post(self, request: Request, integration_id) -> Response:
         integration = _integration(request, integration_id)
-        job, started = sync.sync_job_request(
+        job, started = engine.sync_job_request(
             organisation=request.auth.organisation, integration=integration, user=request.user
         )
         message = "Sync triggered successfully." if started else "A sync is already running for this integration."

@@ -89,8 +89,16 @@ class SyncJob(models.Model):
     error_message = models.TextField(null=True, blank=True)
     # Live figures while running: counters so far and a percentage (null when unknown).
     progress = models.JSONField(default=dict, blank=True)
-    # Per-record failures and upstream warnings, bounded in size (see integrations.sync).
+    # Per-record failures and upstream warnings, bounded in size (see integrations.runs.jobs).
     log = models.JSONField(default=list, blank=True)
+    # The lease (see integrations.runs.jobs): each claim or take-over increments the fencing token, and a
+    # worker's every write must match the token it claimed; the heartbeat says its owner is alive.
+    fencing_token = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    resumes = models.PositiveSmallIntegerField(default=0)
+    # The counters as they stood at the last checkpoint: a resumed run starts again from there.
+    checkpoint_progress = models.JSONField(default=dict, blank=True)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

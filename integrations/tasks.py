@@ -3,7 +3,8 @@
 from celery import shared_task
 
 from integrations.oauth import oauth_leftovers_delete
-from integrations.sync import sync_job_run, sync_jobs_reap_stale
+from integrations.runs.engine import sync_job_run
+from integrations.runs.jobs import sync_jobs_reap_stale
 
 MAX_SYNC_RETRIES = 3
 
@@ -12,7 +13,7 @@ MAX_SYNC_RETRIES = 3
 def run_sync_job(self, job_id: str, org_id: str) -> str:
     outcome = sync_job_run(job_id=job_id, org_id=org_id, final_attempt=self.request.retries >= self.max_retries)
     if outcome.retry_in is not None:
-        raise self.retry(countdown=outcome.retry_in)
+        raise self.retry(countdown=outcome.retry_in)  # capped by the engine (SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
     return outcome.status
 
 

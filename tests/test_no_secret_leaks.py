@@ -33,7 +33,7 @@ import tests.fakes.confluence as fake_confluence
 from connectors import registry
 from hub.models import Role, User
 from integrations.models import Integration, OAuthState, SyncJob
-from integrations.sync import sync_job_run
+from integrations.runs.engine import sync_job_run
 from tests.console.live_hub import LiveHub
 from tests.fakes.confluence import FakeAtlassian
 from tests.fakes.confluence_fixtures import seed_spaces

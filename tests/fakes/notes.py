@@ -44,6 +44,7 @@ class NotesUpstream:
     deleted: dict[str, int] = field(default_factory=dict)
     version: int = 0
     page_delay: float = 0.0
+    page_size: int = PAGE_SIZE
     broken_json: bool = False
     requests: list[str] = field(default_factory=list)
 
@@ -64,12 +65,12 @@ class NotesUpstream:
 
     def page(self, since: int, offset: int) -> dict[str, Any]:
         changed = sorted((n for n in self.notes.values() if n["version"] > since), key=lambda n: n["version"])
-        items = changed[offset : offset + PAGE_SIZE]
-        more = offset + PAGE_SIZE < len(changed)
+        items = changed[offset : offset + self.page_size]
+        more = offset + self.page_size < len(changed)
         return {
             "items": items,
             "total": len(changed),
-            "next_cursor": f"{since}:{offset + PAGE_SIZE}" if more else None,
+            "next_cursor": f"{since}:{offset + self.page_size}" if more else None,
             "deleted": [i for i, v in self.deleted.items() if v > since] if not more else [],
             "version": self.version,
         }

@@ -6,8 +6,8 @@ import pytest
 
 from connectors.errors import ConnectorUnavailable
 from integrations.models import Integration, JobStatus, SyncJob
+from integrations.runs.engine import sync_job_run
 from integrations.services import connector_for
-from integrations.sync import sync_job_run
 
 pytestmark = pytest.mark.django_db
 

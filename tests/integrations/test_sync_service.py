@@ -11,7 +11,8 @@ from connectors.base import Connector, ConnectorInfo, Record, RecordFailure, War
 from connectors.capabilities import PullSource
 from connectors.errors import CredentialInvalid, RateLimited
 from integrations.models import Integration, JobStatus, KnowledgeEntry, SyncJob
-from integrations.sync import LOG_MAX_LINES, sync_job_run, sync_jobs_reap_stale
+from integrations.runs.engine import sync_job_run
+from integrations.runs.jobs import LOG_MAX_LINES, sync_jobs_reap_stale
 
 pytestmark = pytest.mark.django_db
 
@@ -120,8 +121,12 @@ def test_a_job_of_another_org_id_is_not_run(scripted, make_org):
     assert outcome.status == "skipped" and job.status == JobStatus.PENDING
 
 
-def test_stale_running_jobs_are_reaped_as_failed(scripted):
-    stale = SyncJob.objects.create(organisation=scripted.organisation, integration=scripted, status="running")
+def test_stale_running_jobs_resumed_too_often_are_reaped_as_failed(scripted, settings):
+    # Issue 11: a job whose worker was lost is resumed from its checkpoint; only one already resumed
+    # SYNC_MAX_RESUMES times fails (tests/integrations/test_sync_lease.py has the resume itself).
+    stale = SyncJob.objects.create(
+        organisation=scripted.organisation, integration=scripted, status="running", resumes=settings.SYNC_MAX_RESUMES
+    )
     fresh_integration = Integration.objects.create(organisation=scripted.organisation, type="scripted", name="F")
     fresh = SyncJob.objects.create(organisation=scripted.organisation, integration=fresh_integration, status="running")
     SyncJob.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=1))
@@ -129,4 +134,5 @@ def test_stale_running_jobs_are_reaped_as_failed(scripted):
     stale.refresh_from_db()
     fresh.refresh_from_db()
     assert stale.status == "failed" and "worker lost" in stale.error_message
+    assert f"already been resumed {settings.SYNC_MAX_RESUMES} time(s)" in stale.error_message
     assert fresh.status == "running"

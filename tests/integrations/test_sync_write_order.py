@@ -9,7 +9,7 @@ from django.db import connection
 from connectors.base import Checkpoint, Deletion, Record, Skipped
 from integrations.knowledge import entries_upsert
 from integrations.models import Integration, KnowledgeEntry
-from integrations.sync import sync_job_run
+from integrations.runs.engine import sync_job_run
 from tests.integrations.test_sync_service import ScriptedSource, pending_job, scripted  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.models import Integration, JobStatus, KnowledgeEntry, SyncJob
-from integrations.sync import sync_job_run
+from integrations.runs.engine import sync_job_run
 from tests.fakes.haiilo import Fault
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,144 @@
+"""Sync jobs from request to end: request one (one at a time per integration), run it under its lease."""
+
+from __future__ import annotations
+
+import logging
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from connectors.base import Connector
+from connectors.capabilities import PullSource, PushDestination
+from connectors.errors import UpstreamError
+from connectors.http import while_waiting
+from hub.errors import ApiError, ErrorCode
+from hub.models import Organisation, User
+from integrations.models import Integration, JobStatus, SyncJob
+from integrations.push import push_changed_entries
+from integrations.runs.jobs import (
+    Counters,
+    JobLog,
+    Lease,
+    LeaseLost,
+    RunOutcome,
+    job_checkpoint_save,
+    job_claim,
+    job_complete,
+    job_fail,
+    job_release_for_retry,
+)
+from integrations.runs.pull import pull_run
+from integrations.selectors import active_job
+from integrations.services import connector_for
+
+logger = logging.getLogger(__name__)
+
+# What publishing a task raises when the broker cannot be reached.
+ENQUEUE_ERRORS = (KombuError, OSError)
+NOT_ENQUEUED = "The task queue could not be reached; the sync was not started."
+
+
+def sync_job_request(
+    *, organisation: Organisation, integration: Integration, user: User | None
+) -> tuple[SyncJob, bool]:
+    """Create a pending job and enqueue it, or return the job already under way (and False).
+
+    When the broker refuses the task the job is failed at once (nothing would ever run it) and a
+    503 SERVICE_UNAVAILABLE ApiError is raised."""
+    from integrations.tasks import run_sync_job
+
+    not_enqueued: list[Exception] = []
+
+    def enqueue(job: SyncJob) -> None:
+        try:
+            run_sync_job.apply_async((str(job.id), str(organisation.id)), retry=False)
+        except ENQUEUE_ERRORS as exc:
+            logger.error("Sync job %s could not be enqueued: %s", job.id, type(exc).__name__)
+            SyncJob.objects.filter(pk=job.pk, status=JobStatus.PENDING).update(
+                status=JobStatus.FAILED,
+                completed_at=timezone.now(),
+                error_message=NOT_ENQUEUED,
+                updated_at=timezone.now(),
+            )
+            not_enqueued.append(exc)
+
+    try:
+        with transaction.atomic():
+            # Serialises concurrent requests; the partial unique index is the last line of defence.
+            Integration.objects.select_for_update().filter(pk=integration.pk).first()
+            if running := active_job(integration=integration):
+                return running, False
+            job = SyncJob.objects.create(organisation=organisation, integration=integration, triggered_by=user)
+            # After the commit, so the worker finds the row.
+            transaction.on_commit(lambda: enqueue(job))
+    except IntegrityError:
+        running = active_job(integration=integration)
+        if running is None:
+            raise
+        return running, False
+    if not_enqueued:
+        raise ApiError(ErrorCode.SERVICE_UNAVAILABLE, NOT_ENQUEUED)
+    return job, True
+
+
+def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> RunOutcome:
+    """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
+
+    A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
+    without writing anything more (outcome `lease_lost`)."""
+    claimed = job_claim(job_id=job_id, org_id=org_id)
+    if claimed is None:
+        return RunOutcome(status="skipped")
+    lease, took_over = claimed
+    job, integration = lease.job, lease.job.integration
+    # A job put back for a retry or resumed resumes from its checkpoint: its counts and log go on.
+    log = JobLog(list(job.log or []))
+    counters = Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
+    if took_over:
+        log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
+    try:
+        with while_waiting(lease.heartbeat):
+            return _run(lease, integration, log, counters, final_attempt=final_attempt)
+    except LeaseLost:
+        logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)
+        return RunOutcome(status="lease_lost")
+
+
+def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
+    try:
+        connector = connector_for(integration)
+        if isinstance(connector, PullSource):
+            pull_run(lease, integration, connector, log, counters)
+        elif isinstance(connector, PushDestination):
+            _push(lease, integration, connector, log, counters)
+        else:
+            log.add("info", "This connector receives data as it is posted; there is nothing to pull.")
+    except UpstreamError as exc:
+        if exc.retryable and not final_attempt:
+            # Capped: on Redis a countdown past the visibility timeout would be delivered twice.
+            retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
+            return job_release_for_retry(lease, log, counters, exc.message, retry_in)
+        return job_fail(lease, log, counters, exc.message)
+    except SoftTimeLimitExceeded:
+        return job_fail(lease, log, counters, "The sync ran past its time limit and was stopped.")
+    except Exception as exc:  # a connector bug must not leave the job running
+        logger.exception("Sync job %s crashed", lease.job.id)
+        return job_fail(lease, log, counters, f"Unexpected error: {type(exc).__name__}.")
+    return job_complete(lease, log, counters)
+
+
+def _push(lease: Lease, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
+    # Unchanged for now: one blocking call (the push engine is redesigned separately).
+    outcome, checkpoint, offered = push_changed_entries(integration=integration, connector=connector)
+    counters.synced = counters.found = offered
+    counters.imported = outcome.pushed
+    counters.failed = len(outcome.failed)
+    for failure in outcome.failed:
+        log.add("error", failure.reason, external_id=failure.external_id)
+    for message in outcome.warnings:
+        log.add("warning", message)
+    job_checkpoint_save(lease, counters, log, checkpoint)
+    integration.sync_checkpoint = checkpoint

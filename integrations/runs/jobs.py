@@ -1,0 +1,283 @@
+"""Sync jobs and their leases: claim, heartbeat, progress, complete, fail, retry and reap.
+
+A worker owns a job through a lease. Claiming a job (or taking over one whose owner stopped
+heartbeating) increments its fencing token; every write the worker makes afterwards is a conditional
+UPDATE ... WHERE fencing_token = <its token>, and a write that matches no row raises LeaseLost: the
+worker writes nothing more and stops. The reaper takes the lease of a job whose heartbeat is older
+than SYNC_HEARTBEAT_TIMEOUT_SECONDS (incrementing the token) and puts it back to pending, so the next
+worker resumes it from its last checkpoint, or fails it once it was resumed SYNC_MAX_RESUMES times.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integrations.models import IntegrationStatus, JobStatus, SyncJob
+from integrations.runs.state import integration_state_set
+
+logger = logging.getLogger(__name__)
+
+LOG_MAX_LINES = 200
+LOG_LINE_MAX_CHARS = 500
+# A running job proves it is alive at least this often (seconds), also while it waits on an upstream.
+HEARTBEAT_INTERVAL = 10.0
+
+
+class LeaseLost(BaseException):  # noqa: N818 (not an error of the run: the end of this worker's part in it)
+    """The job's lease was taken (by the reaper or another worker): write nothing more, stop.
+
+    A BaseException, so that no `except Exception` in a connector or the engine swallows it."""
+
+
+def heartbeat_timeout() -> timedelta:
+    return timedelta(seconds=settings.SYNC_HEARTBEAT_TIMEOUT_SECONDS)
+
+
+@dataclass
+class JobLog:
+    """Per-record failures and upstream warnings, bounded so a bad run cannot bloat the row."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    dropped: int = 0
+
+    def add(self, level: str, message: str, external_id: str | None = None) -> None:
+        if len(self.lines) >= LOG_MAX_LINES:
+            self.dropped += 1
+            return
+        line = {"level": level, "message": message[:LOG_LINE_MAX_CHARS], "at": timezone.now().isoformat()}
+        if external_id is not None:
+            line["external_id"] = external_id
+        self.lines.append(line)
+
+    def as_json(self) -> list[dict[str, Any]]:
+        if not self.dropped:
+            return self.lines
+        return [*self.lines, {"level": "info", "message": f"{self.dropped} more lines not kept."}]
+
+
+@dataclass
+class Counters:
+    synced: int = 0
+    found: int | None = None
+    imported: int = 0
+    skipped: int = 0
+    created: int = 0
+    failed: int = 0
+    deleted: int = 0
+
+    @classmethod
+    def resumed_from(cls, progress: dict[str, Any], at_checkpoint: dict[str, Any]) -> Counters:
+        """The counts an interrupted attempt of the same job leaves to the next one.
+
+        The next attempt pulls again from the last checkpoint, so the records seen since are counted
+        from the figures saved with it; the entries created and deleted are facts of the database,
+        written in the same transaction as `progress`, so they carry on from there."""
+        return cls(
+            synced=at_checkpoint.get("records_synced") or 0,
+            imported=at_checkpoint.get("records_imported") or 0,
+            skipped=at_checkpoint.get("records_skipped") or 0,
+            failed=at_checkpoint.get("records_failed") or 0,
+            created=progress.get("entries_created") or 0,
+            deleted=progress.get("entries_deleted") or 0,
+        )
+
+    def progress(self) -> dict[str, Any]:
+        total = self.found
+        percent = None if not total else min(100, round(100 * self.synced / total))
+        return {
+            "percent": percent,
+            "records_synced": self.synced,
+            "records_found": total,
+            "records_imported": self.imported,
+            "records_skipped": self.skipped,
+            "records_failed": self.failed,
+            "entries_created": self.created,
+            "entries_deleted": self.deleted,
+        }
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the task needs to know: retry later (after `retry_in` seconds) or done."""
+
+    status: str
+    retry_in: float | None = None
+
+
+@dataclass
+class Lease:
+    """This worker's hold on one job: every write goes through it and matches its fencing token."""
+
+    job: SyncJob
+    token: int
+    last_beat: float = field(default_factory=time.monotonic)
+
+    def _owned(self):
+        return SyncJob.objects.filter(pk=self.job.pk, fencing_token=self.token, status=JobStatus.RUNNING)
+
+    def write(self, **columns: Any) -> None:
+        """One conditional UPDATE of the job; raises LeaseLost when the lease is no longer ours."""
+        now = timezone.now()
+        if not self._owned().update(**columns, heartbeat_at=now, updated_at=now):
+            raise LeaseLost(str(self.job.pk))
+        self.last_beat = time.monotonic()
+
+    def hold(self) -> None:
+        """Lock the job row for the current transaction if the lease is still ours (fences other writes:
+        the reaper waits for this transaction, and after it the token no longer matches)."""
+        if not list(self._owned().select_for_update().values_list("pk", flat=True)):
+            raise LeaseLost(str(self.job.pk))
+
+    def heartbeat(self, *, force: bool = False) -> None:
+        if force or time.monotonic() - self.last_beat >= HEARTBEAT_INTERVAL:
+            self.write()
+
+
+def job_claim(*, job_id: str, org_id: str) -> tuple[Lease, bool] | None:
+    """Take the job's lease: a pending job, or a running one whose owner stopped heartbeating (a task
+    redelivered after its worker died). A job whose lease is live is left alone (None). Returns the lease
+    and whether this claim resumes an interrupted run."""
+    now = timezone.now()
+    stale = Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_timeout())
+    with transaction.atomic():
+        job = (
+            SyncJob.objects.select_for_update()
+            .filter(Q(status=JobStatus.PENDING) | stale, id=job_id, organisation_id=org_id)
+            .first()
+        )
+        if job is None:
+            return None
+        took_over = job.status == JobStatus.RUNNING
+        SyncJob.objects.filter(pk=job.pk).update(
+            resumes=F("resumes") + (1 if took_over else 0),
+            status=JobStatus.RUNNING,
+            fencing_token=F("fencing_token") + 1,
+            attempts=F("attempts") + 1,
+            started_at=job.started_at or now,
+            heartbeat_at=now,
+            updated_at=now,
+            error_message=None,
+        )
+        job = SyncJob.objects.select_related("integration").get(pk=job.pk)
+        integration_state_set(integration_id=job.integration_id, status=IntegrationStatus.SYNCING)
+    return Lease(job=job, token=job.fencing_token), took_over
+
+
+def job_progress_save(lease: Lease, counters: Counters, log: JobLog) -> None:
+    lease.write(progress=counters.progress(), log=log.as_json())
+
+
+def job_checkpoint_save(lease: Lease, counters: Counters, log: JobLog, checkpoint: dict[str, Any]) -> None:
+    """The integration's cursor and the counts that go with it, in one transaction under the lease."""
+    with transaction.atomic():
+        lease.write(progress=counters.progress(), checkpoint_progress=counters.progress(), log=log.as_json())
+        integration_state_set(integration_id=lease.job.integration_id, sync_checkpoint=checkpoint)
+
+
+def job_complete(lease: Lease, log: JobLog, counters: Counters) -> RunOutcome:
+    now = timezone.now()
+    with transaction.atomic():
+        lease.write(
+            status=JobStatus.COMPLETED,
+            completed_at=now,
+            records_synced=counters.synced,
+            records_found=counters.found if counters.found is not None else counters.synced,
+            records_imported=counters.imported,
+            records_skipped=counters.skipped,
+            threads_grouped=0,  # no connector assembles message threads yet
+            entries_created=counters.created,
+            progress={**counters.progress(), "percent": 100, **_attempts(lease)},
+            log=log.as_json(),
+        )
+        integration_state_set(
+            integration_id=lease.job.integration_id, status=IntegrationStatus.ACTIVE, last_sync_at=now
+        )
+    return RunOutcome(status=JobStatus.COMPLETED)
+
+
+def job_fail(lease: Lease, log: JobLog, counters: Counters, message: str) -> RunOutcome:
+    log.add("error", message)
+    with transaction.atomic():
+        lease.write(
+            status=JobStatus.FAILED,
+            completed_at=timezone.now(),
+            error_message=message,
+            progress={**counters.progress(), **_attempts(lease)},
+            log=log.as_json(),
+        )
+        integration_state_set(integration_id=lease.job.integration_id, status=IntegrationStatus.ERROR)
+    return RunOutcome(status=JobStatus.FAILED)
+
+
+def job_release_for_retry(lease: Lease, log: JobLog, counters: Counters, message: str, retry_in: float) -> RunOutcome:
+    """Back to pending; the next attempt resumes from the last checkpoint with these counts."""
+    log.add("warning", f"{message} Retrying in {round(retry_in)} s.")
+    with transaction.atomic():
+        lease.write(status=JobStatus.PENDING, log=log.as_json(), progress=counters.progress())
+        integration_state_set(integration_id=lease.job.integration_id, status=IntegrationStatus.ACTIVE)
+    return RunOutcome(status=JobStatus.PENDING, retry_in=retry_in)
+
+
+def _attempts(lease: Lease) -> dict[str, int]:
+    job = SyncJob.objects.filter(pk=lease.job.pk).values("attempts", "resumes").first() or {}
+    return {"attempts": job.get("attempts", 0), "resumes": job.get("resumes", 0)}
+
+
+def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
+    """Take the lease of running jobs whose heartbeat is older than the timeout: put each back to pending
+    (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it. Pending jobs are
+    left alone: one waiting in a busy queue has a task on its way. Returns how many jobs were reaped."""
+    from integrations.tasks import run_sync_job
+
+    now = now or timezone.now()
+    cutoff = now - heartbeat_timeout()
+    stale = SyncJob.objects.filter(status=JobStatus.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+    )
+    reaped = 0
+    for job in stale.only("id", "organisation_id", "integration_id", "fencing_token", "resumes", "log"):
+        log = JobLog(list(job.log or []))
+        silent = round(heartbeat_timeout().total_seconds())
+        owned = SyncJob.objects.filter(pk=job.pk, fencing_token=job.fencing_token, status=JobStatus.RUNNING)
+        with transaction.atomic():
+            if job.resumes >= settings.SYNC_MAX_RESUMES:
+                message = (
+                    f"The sync stopped without finishing (worker lost) and was not resumed again: "
+                    f"it had already been resumed {job.resumes} time(s)."
+                )
+                log.add("error", message)
+                done = owned.update(
+                    status=JobStatus.FAILED,
+                    fencing_token=F("fencing_token") + 1,
+                    completed_at=now,
+                    error_message=message,
+                    log=log.as_json(),
+                    updated_at=now,
+                )
+                if done:
+                    integration_state_set(integration_id=job.integration_id, status=IntegrationStatus.ERROR)
+            else:
+                log.add(
+                    "warning", f"No heartbeat for over {silent} s (worker lost); resuming from the last checkpoint."
+                )
+                done = owned.update(
+                    status=JobStatus.PENDING,
+                    fencing_token=F("fencing_token") + 1,
+                    resumes=F("resumes") + 1,
+                    log=log.as_json(),
+                    updated_at=now,
+                )
+                if done:
+                    job_id, org_id = str(job.pk), str(job.organisation_id)
+                    transaction.on_commit(lambda job_id=job_id, org_id=org_id: run_sync_job.delay(job_id, org_id))
+        reaped += done
+    return reaped

@@ -1,0 +1,169 @@
+"""The pull loop: a source's records, deletions and checkpoints written in batches under the job's lease."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+from django.db import DataError, IntegrityError, transaction
+
+from connectors.base import Checkpoint, Connector, Deletion, Found, Record, RecordFailure, Skipped, Warning
+from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
+from integrations.models import Integration
+from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
+
+logger = logging.getLogger(__name__)
+
+# Records per write; COPY and one merge per batch make larger batches cheaper per row.
+BATCH_SIZE = 2000
+# A slow upstream still shows progress: write what we have at least this often (seconds).
+PROGRESS_INTERVAL = 1.0
+# What a database (or the adaptation of a value for it) raises about one row's data: a column's
+# limit or type, a constraint or trigger, a value the driver cannot send.
+RECORD_WRITE_ERRORS = (DataError, IntegrityError, ValueError, TypeError, OverflowError)
+
+
+class _PendingWrites:
+    """Records and deletions waiting to be written in one batch, in an order-safe way: a record and
+    a deletion of the same object never wait together, so the newer of the two always wins."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.deletions: list[Deletion] = []
+        self.record_ids: set[str] = set()
+        self.deletion_ids: set[str] = set()
+
+    def conflicts_with(self, item: Record | Deletion) -> bool:
+        other = self.deletion_ids if isinstance(item, Record) else self.record_ids
+        return item.external_id in other
+
+    def add(self, item: Record | Deletion) -> None:
+        if isinstance(item, Record):
+            self.records.append(item)
+            self.record_ids.add(item.external_id)
+        else:
+            self.deletions.append(item)
+            self.deletion_ids.add(item.external_id)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.deletions)
+
+    def clear(self) -> None:
+        self.records, self.deletions = [], []
+        self.record_ids, self.deletion_ids = set(), set()
+
+
+def pull_run(lease: Lease, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
+    """Pull from the integration's checkpoint on; every batch is written in one transaction that holds
+    the lease, so a worker that lost it writes no entry, no progress and no cursor."""
+    pending = _PendingWrites()
+    skipped_reasons: Counter[str] = Counter()
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last_flush
+        last_flush = time.monotonic()
+        with transaction.atomic():
+            lease.hold()
+            _pending_write(integration, pending, log, counters)
+            job_progress_save(lease, counters, log)
+        pending.clear()
+
+    for item in connector.pull(dict(integration.sync_checkpoint)):
+        if isinstance(item, Record | Deletion):
+            if isinstance(item, Record):
+                counters.synced += 1
+                if not (item.content.strip() or item.title.strip()):
+                    counters.skipped += 1
+                    continue
+            if pending.conflicts_with(item):
+                flush()  # write the older state first, so this newer one wins
+            pending.add(item)
+            if len(pending) >= BATCH_SIZE or time.monotonic() - last_flush >= PROGRESS_INTERVAL:
+                flush()
+        elif isinstance(item, Skipped):
+            counters.synced += 1
+            counters.skipped += 1
+            skipped_reasons[item.reason] += 1
+        elif isinstance(item, RecordFailure):
+            counters.synced += 1
+            counters.failed += 1
+            log.add("error", item.reason, external_id=item.external_id)
+        elif isinstance(item, Checkpoint):
+            # Persist the cursor only after everything before it is written.
+            flush()
+            job_checkpoint_save(lease, counters, log, item.state)
+            integration.sync_checkpoint = item.state
+        elif isinstance(item, Found):
+            counters.found = item.total
+        elif isinstance(item, Warning):
+            log.add("warning", item.message)
+        lease.heartbeat()
+    for reason, count in skipped_reasons.most_common():
+        log.add("info", f"Skipped {count} record(s): {reason}.")
+    flush()
+
+
+def _pending_write(integration: Integration, pending: _PendingWrites, log: JobLog, counters: Counters) -> None:
+    if pending.records:
+        result, failures = records_write(integration, pending.records)
+        counters.created += result.created
+        counters.imported += result.created + result.updated + result.unchanged
+        for failure in failures:
+            counters.failed += 1
+            log.add("error", failure.reason, external_id=failure.external_id)
+            logger.warning(
+                "Record %r of integration %s not stored: %s", failure.external_id, integration.id, failure.reason
+            )
+        # Two records with one external_id in one batch count once; the rest are duplicates.
+        written = result.created + result.updated + result.unchanged + len(failures)
+        counters.skipped += len(pending.records) - written
+    if pending.deletions:
+        counters.deleted += entries_tombstone(integration=integration, deletions=pending.deletions)
+
+
+def records_write(integration: Integration, records: list[Record]) -> tuple[UpsertResult, list[RecordFailure]]:
+    """Write one batch; when the database refuses it, write it row by row so one bad record fails alone.
+
+    Returns the counts of what was written and one failure per record that was not (refused by the
+    write rule, or refused by the database). Each attempt is its own savepoint, so a refused row
+    leaves no half-written batch and no broken transaction behind. Only errors about the data are a
+    record's failure; a lost connection, a lock or a timeout (OperationalError and the like) fail the
+    job, so its cursor stays and the next run writes the batch again.
+    """
+    try:
+        with transaction.atomic():
+            result = entries_upsert(integration=integration, records=records)
+        return result, list(result.refused)
+    except RECORD_WRITE_ERRORS as exc:
+        logger.warning(
+            "A batch of %d records for integration %s failed to write (%s); retrying row by row.",
+            len(records),
+            integration.id,
+            type(exc).__name__,
+        )
+    total, failures = UpsertResult(), []
+    # The last record of an external id wins, as in a batch.
+    for record in {record.external_id: record for record in records}.values():
+        try:
+            with transaction.atomic():
+                one = entries_upsert(integration=integration, records=[record])
+        except RECORD_WRITE_ERRORS as exc:
+            reason = f"The record could not be stored: {_database_reason(exc)}"
+            failures.append(RecordFailure(external_id=record.external_id, reason=reason))
+            continue
+        total.created, total.updated, total.unchanged = (
+            total.created + one.created,
+            total.updated + one.updated,
+            total.unchanged + one.unchanged,
+        )
+        failures.extend(one.refused)
+    return total, failures
+
+
+def _database_reason(exc: Exception) -> str:
+    """The database's first line, kept short: it names the limit or constraint; the values, on the
+    DETAIL lines that follow, are left out of the job's log."""
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first_line[:200]}" if first_line else type(exc).__name__
