@@ -177,8 +177,10 @@ def bench_database_url(base_url: str, name: str) -> str:
 
 
 def django_ready(database_url: str) -> None:
+    from bench.keys import bench_keys
+
     os.environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="hub.settings",
-                      ALLOW_PRIVATE_UPSTREAMS="true", LOG_LEVEL="WARNING")  # fmt: skip
+                      ALLOW_PRIVATE_UPSTREAMS="true", LOG_LEVEL="WARNING", **bench_keys())  # fmt: skip
     import django
     from django.core.management import call_command
 

@@ -54,8 +54,11 @@ def ensure_database(database_url: str) -> None:
 
 
 def django_env(args: argparse.Namespace, queue: str) -> dict[str, str]:
+    from bench.keys import bench_keys
+
     return {
         **os.environ,
+        **bench_keys(),
         "DJANGO_SETTINGS_MODULE": "hub.settings",
         "DATABASE_URL": args.database_url,
         "CELERY_BROKER_URL": args.broker_url,
@@ -230,6 +233,8 @@ def main() -> int:
                 "CELERY_BROKER_URL",
                 "CELERY_TASK_DEFAULT_QUEUE",
                 "ALLOW_PRIVATE_UPSTREAMS",
+                "SECRET_KEY",
+                "FIELD_ENCRYPTION_KEYS",
             )
         }
     )

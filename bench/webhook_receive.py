@@ -98,8 +98,12 @@ def bench_database_url(base_url: str, name: str) -> str:
 
 
 def django_environment(database_url: str, naive_secret: str) -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    from bench.keys import bench_keys
+
     return {
         **os.environ,
+        **bench_keys(),
         "DATABASE_URL": database_url,
         "DJANGO_SETTINGS_MODULE": "bench.settings_bench",
         "BENCH_NAIVE_SECRET": naive_secret,
