@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.permissions import IsMember
-from hub.renderers import CleaningJSONRenderer
 from hub.schema import ListOutput, errors
 from integrations.knowledge.reads import entry_get, entry_list
 
@@ -61,8 +60,6 @@ class EntryPagination(CursorPagination):
 
 class EntryListApi(APIView):
     permission_classes = [IsMember]
-    # Rows stored before the write rule may hold what UTF-8 cannot encode: cleaned, not a 500.
-    renderer_classes = [CleaningJSONRenderer]
 
     @extend_schema(
         parameters=[
@@ -91,7 +88,6 @@ class EntryListApi(APIView):
 
 class EntryDetailApi(APIView):
     permission_classes = [IsMember]
-    renderer_classes = [CleaningJSONRenderer]
 
     @extend_schema(responses={200: EntryOutput}, tags=TAGS)
     def get(self, request: Request, entry_id) -> Response:
