@@ -142,9 +142,11 @@ PullItem = Record | Deletion | RecordFailure | Skipped | Checkpoint | Found | Wa
 
 @dataclass(frozen=True)
 class EntrySnapshot:
-    """What a destination receives of a knowledge entry."""
+    """What a destination receives of a knowledge entry: its content as stored, where it came from,
+    and what the destination said of it last time (`remote_id`, None until it accepted it once)."""
 
     id: str
+    integration_id: str
     external_id: str
     title: str
     content: str
@@ -154,14 +156,30 @@ class EntrySnapshot:
     language: str
     metadata: dict[str, Any]
     updated_at: datetime
+    content_hash: str
     deleted: bool
+    remote_id: str | None = None
 
 
 @dataclass(frozen=True)
-class PushOutcome:
-    pushed: int
-    failed: list[RecordFailure] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class PushAccepted:
+    """The destination took the entry (for a tombstone: removed or archived it, as the connector decides)."""
+
+    entry_id: str
+    remote_id: str
+    # Did the destination create a new object (rather than update one it had)?
+    created: bool = False
+
+
+@dataclass(frozen=True)
+class PushFailed:
+    """The destination refused the entry, or it could not be sent; it stays due for the next run."""
+
+    entry_id: str
+    reason: str
+
+
+PushItem = PushAccepted | PushFailed | Warning
 
 
 @dataclass(frozen=True)
@@ -179,6 +197,9 @@ class Connector:
     # When set, `POST /` checks the new integration's credentials live (the connector's probe)
     # before creating it, and refuses credentials the upstream rejects.
     probe_on_create: ClassVar[bool] = False
+    # A connector that both pulls and pushes runs its directions in this order (see
+    # connectors.capabilities.run_directions); each keeps its own checkpoint.
+    run_order: ClassVar[tuple[Literal["pull", "push"], ...]] = ("pull", "push")
 
     def __init__(
         self,

@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Literal
 
 from connectors.base import (
     ActionSpec,
+    ConfigField,
     Connector,
     EntrySnapshot,
     OAuthGrant,
     PreviewResult,
     ProbeResult,
     PullItem,
-    PushOutcome,
+    PushItem,
     Record,
+    Warning,
 )
 
 AuthFlow = Literal["api_key", "oauth_popup"]
@@ -52,10 +54,38 @@ class PullSource(ABC):
 
 
 class PushDestination(ABC):
-    """Pushes knowledge entries out to the upstream."""
+    """Receives the knowledge entries that are due, in batches, and says what became of each.
+
+    The engine (integrations.runs.push) offers an entry when it is new, changed since the content hash
+    this destination last accepted, or tombstoned since it was accepted; it records every answer in
+    the push ledger after each batch, so what failed is offered again next run and what was accepted
+    is not offered twice. An entry the batch leaves unanswered counts as failed.
+    """
+
+    # Entries per batch; a connector whose config carries a batch size overrides `push_batch_size`.
+    push_batch_size_default: ClassVar[int] = 100
+
+    def push_batch_size(self) -> int:
+        return self.push_batch_size_default
 
     @abstractmethod
-    def push(self, entries: Iterable[EntrySnapshot]) -> PushOutcome: ...
+    def push_batch(self, entries: Sequence[EntrySnapshot]) -> Iterable[PushItem]:
+        """One PushAccepted or PushFailed per entry (by `entry_id`), and any Warning."""
+
+    def push_finish(self, *, accepted: int) -> Iterable[Warning]:
+        """Called once after the last batch of a run that got that far (e.g. to start remote indexing)."""
+        return ()
+
+
+# The config field every destination declares: which integrations' entries it publishes.
+SOURCES_FIELD = ConfigField(
+    key="sources",
+    label="Sources",
+    type="text",
+    required=False,
+    placeholder="Integration ids, comma-separated",
+    help_text="The integrations whose entries this destination publishes; empty means every source.",
+)
 
 
 class OAuthPopup(ABC):
@@ -125,6 +155,16 @@ def direction_of(connector: type[Connector] | Connector) -> Direction | None:
     if source and destination:
         return "both"
     return "source" if source else "destination" if destination else None
+
+
+RunDirection = Literal["pull", "push"]
+
+
+def run_directions(connector: type[Connector] | Connector) -> tuple[RunDirection, ...]:
+    """The directions a run goes through: those the connector implements, in its declared `run_order`."""
+    cls = _class_of(connector)
+    implemented = {"pull": issubclass(cls, PullSource), "push": issubclass(cls, PushDestination)}
+    return tuple(direction for direction in cls.run_order if implemented[direction])
 
 
 def connector_listing(connector_cls: type[Connector]) -> dict[str, Any]:

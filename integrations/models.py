@@ -38,6 +38,12 @@ class Integration(SealedModelMixin, models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     # Where the next incremental pull starts; not secret.
     sync_checkpoint = models.JSONField(default=dict, blank=True)
+    # The push direction's own state, apart from the pull's, so one direction never erases the other's.
+    push_checkpoint = models.JSONField(default=dict, blank=True)
+    # Ours beside Knora's fields: start a run every this many minutes (null: manual only), and, for a
+    # destination, after each successful sync of one of its sources.
+    sync_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    run_after_sources = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -193,3 +199,28 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Delivery {self.idempotency_key}"
+
+
+class PushLedgerEntry(models.Model):
+    """What one destination last accepted of one knowledge entry: the push engine offers an entry
+    again only when its content hash or its tombstone differs from what is recorded here."""
+
+    destination = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+", db_index=False)
+    entry = models.ForeignKey(KnowledgeEntry, on_delete=models.CASCADE, related_name="+")
+    # The entry's content hash when the destination last accepted it ("" until it accepted it once),
+    # and whether what it accepted was the tombstone.
+    accepted_hash = models.CharField(max_length=64, blank=True, default="")
+    accepted_deleted = models.BooleanField(default=False)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    remote_id = models.CharField(max_length=512, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["destination", "entry"], name="one_ledger_row_per_entry")]
+        indexes = [models.Index(fields=["destination", "remote_id"])]
+        verbose_name_plural = "push ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.destination_id} {self.entry_id}"

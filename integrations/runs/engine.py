@@ -11,26 +11,25 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from connectors.base import Connector
-from connectors.capabilities import PullSource, PushDestination
+from connectors.capabilities import run_directions
 from connectors.errors import UpstreamError
 from connectors.http import while_waiting
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation, User
 from integrations.models import Integration, JobStatus, SyncJob
-from integrations.push import push_changed_entries
 from integrations.runs.jobs import (
     Counters,
     JobLog,
     Lease,
     LeaseLost,
     RunOutcome,
-    job_checkpoint_save,
     job_claim,
     job_complete,
     job_fail,
     job_release_for_retry,
 )
 from integrations.runs.pull import pull_run
+from integrations.runs.push import push_position_saved, push_run
 from integrations.selectors import active_job
 from integrations.services import connector_for
 
@@ -108,37 +107,48 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
+    run = _DirectionsRun(lease, integration, log, counters)
     try:
-        connector = connector_for(integration)
-        if isinstance(connector, PullSource):
-            pull_run(lease, integration, connector, log, counters)
-        elif isinstance(connector, PushDestination):
-            _push(lease, integration, connector, log, counters)
-        else:
-            log.add("info", "This connector receives data as it is posted; there is nothing to pull.")
+        run.run_all(connector_for(integration))
     except UpstreamError as exc:
         if exc.retryable and not final_attempt:
             # Capped: on Redis a countdown past the visibility timeout would be delivered twice.
             retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
-            return job_release_for_retry(lease, log, counters, exc.message, retry_in)
-        return job_fail(lease, log, counters, exc.message)
+            return job_release_for_retry(lease, log, run.counters, exc.message, retry_in)
+        return job_fail(lease, log, run.counters, exc.message)
     except SoftTimeLimitExceeded:
-        return job_fail(lease, log, counters, "The sync ran past its time limit and was stopped.")
+        return job_fail(lease, log, run.counters, "The sync ran past its time limit and was stopped.")
     except Exception as exc:  # a connector bug must not leave the job running
         logger.exception("Sync job %s crashed", lease.job.id)
-        return job_fail(lease, log, counters, f"Unexpected error: {type(exc).__name__}.")
-    return job_complete(lease, log, counters)
+        return job_fail(lease, log, run.counters, f"Unexpected error: {type(exc).__name__}.")
+    return job_complete(lease, log, run.counters)
 
 
-def _push(lease: Lease, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
-    # Unchanged for now: one blocking call (the push engine is redesigned separately).
-    outcome, checkpoint, offered = push_changed_entries(integration=integration, connector=connector)
-    counters.synced = counters.found = offered
-    counters.imported = outcome.pushed
-    counters.failed = len(outcome.failed)
-    for failure in outcome.failed:
-        log.add("error", failure.reason, external_id=failure.external_id)
-    for message in outcome.warnings:
-        log.add("warning", message)
-    job_checkpoint_save(lease, counters, log, checkpoint)
-    integration.sync_checkpoint = checkpoint
+class _DirectionsRun:
+    """The directions of one run in the connector's order, each with its own counters and checkpoint.
+
+    A resumed job whose push had begun skips the directions before it: they finished, and their
+    figures were saved with the push position."""
+
+    def __init__(self, lease: Lease, integration: Integration, log: JobLog, counters: Counters) -> None:
+        self.lease, self.integration, self.log, self.counters = lease, integration, log, counters
+
+    def run_all(self, connector: Connector) -> None:
+        directions = run_directions(connector)
+        if not directions:
+            self.log.add("info", "This connector receives data as it is posted; there is nothing to pull.")
+            return
+        saved_push = push_position_saved(self.lease, self.integration) if "push" in directions else None
+        if saved_push is not None:
+            directions = directions[directions.index("push") :]
+            earlier = {name: Counters.from_figures(figures, name) for name, figures in saved_push["earlier"].items()}
+            self.counters = Counters(direction="push", earlier=earlier)
+        for number, direction in enumerate(directions):
+            if number:
+                self.counters = self.counters.next_direction(direction)
+            elif direction == "push" and saved_push is None:
+                self.counters = Counters(direction="push")
+            if direction == "pull":
+                pull_run(self.lease, self.integration, connector, self.log, self.counters)
+            else:
+                push_run(self.lease, self.integration, connector, self.log, self.counters)

@@ -66,6 +66,9 @@ class JobLog:
 
 @dataclass
 class Counters:
+    """One direction's figures. A run of a two-way connector keeps the finished directions' figures in
+    `earlier`: the job's Knora fields are then the sums, and `progress["directions"]` has each one."""
+
     synced: int = 0
     found: int | None = None
     imported: int = 0
@@ -73,9 +76,11 @@ class Counters:
     created: int = 0
     failed: int = 0
     deleted: int = 0
+    direction: str = "pull"
+    earlier: dict[str, Counters] = field(default_factory=dict)
 
     @classmethod
-    def resumed_from(cls, progress: dict[str, Any], at_checkpoint: dict[str, Any]) -> Counters:
+    def resumed_from(cls, progress: dict[str, Any], at_checkpoint: dict[str, Any], direction: str = "pull") -> Counters:
         """The counts an interrupted attempt of the same job leaves to the next one.
 
         The next attempt pulls again from the last checkpoint, so the records seen since are counted
@@ -88,21 +93,58 @@ class Counters:
             failed=at_checkpoint.get("records_failed") or 0,
             created=progress.get("entries_created") or 0,
             deleted=progress.get("entries_deleted") or 0,
+            direction=direction,
         )
 
-    def progress(self) -> dict[str, Any]:
-        total = self.found
-        percent = None if not total else min(100, round(100 * self.synced / total))
+    @classmethod
+    def from_figures(cls, figures: dict[str, Any], direction: str) -> Counters:
+        """Counters saved whole (by `figures`), e.g. those of a direction already finished."""
+        return cls(
+            synced=figures.get("records_synced") or 0,
+            found=figures.get("records_found"),
+            imported=figures.get("records_imported") or 0,
+            skipped=figures.get("records_skipped") or 0,
+            created=figures.get("entries_created") or 0,
+            failed=figures.get("records_failed") or 0,
+            deleted=figures.get("entries_deleted") or 0,
+            direction=direction,
+        )
+
+    def next_direction(self, direction: str) -> Counters:
+        """Fresh counters for the run's next direction, carrying this one's as finished."""
+        return Counters(direction=direction, earlier={**self.earlier, self.direction: self})
+
+    def figures(self) -> dict[str, Any]:
+        """This direction alone, by Knora's names (and ours for what Knora has no field for)."""
         return {
-            "percent": percent,
             "records_synced": self.synced,
-            "records_found": total,
+            "records_found": self.found,
             "records_imported": self.imported,
             "records_skipped": self.skipped,
             "records_failed": self.failed,
             "entries_created": self.created,
             "entries_deleted": self.deleted,
         }
+
+    def totals(self) -> dict[str, Any]:
+        """The figures summed over the run's directions so far."""
+        parts = [*self.earlier.values(), self]
+        totals = {key: sum(part.figures()[key] or 0 for part in parts) for key in self.figures()}
+        if all(part.found is None for part in parts):
+            totals["records_found"] = None
+        return totals
+
+    def progress(self) -> dict[str, Any]:
+        totals = self.totals()
+        found = totals["records_found"]
+        percent = None if not found else min(100, round(100 * totals["records_synced"] / found))
+        progress = {"percent": percent, **totals}
+        if self.earlier or self.direction != "pull":
+            progress["direction"] = self.direction
+            progress["directions"] = {
+                name: part.figures() for name, part in [*self.earlier.items(), (self.direction, self)]
+            }
+        return progress
 
 
 @dataclass(frozen=True)
@@ -184,17 +226,17 @@ def job_checkpoint_save(lease: Lease, counters: Counters, log: JobLog, checkpoin
 
 
 def job_complete(lease: Lease, log: JobLog, counters: Counters) -> RunOutcome:
-    now = timezone.now()
+    now, totals = timezone.now(), counters.totals()
     with transaction.atomic():
         lease.write(
             status=JobStatus.COMPLETED,
             completed_at=now,
-            records_synced=counters.synced,
-            records_found=counters.found if counters.found is not None else counters.synced,
-            records_imported=counters.imported,
-            records_skipped=counters.skipped,
+            records_synced=totals["records_synced"],
+            records_found=totals["records_synced"] if totals["records_found"] is None else totals["records_found"],
+            records_imported=totals["records_imported"],
+            records_skipped=totals["records_skipped"],
             threads_grouped=0,  # no connector assembles message threads yet
-            entries_created=counters.created,
+            entries_created=totals["entries_created"],
             progress={**counters.progress(), "percent": 100, **_attempts(lease)},
             log=log.as_json(),
         )

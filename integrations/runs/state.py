@@ -18,6 +18,7 @@ def integration_state_set(
     status: IntegrationStatus | str = _UNSET,
     last_sync_at: datetime | None = _UNSET,
     sync_checkpoint: dict[str, Any] = _UNSET,
+    push_checkpoint: dict[str, Any] = _UNSET,
 ) -> None:
     """Write the given columns (and `updated_at`) of one integration; the others are never rewritten from a
     stale copy, so a run cannot undo a concurrent edit of the config, the credentials or the name."""
@@ -28,4 +29,6 @@ def integration_state_set(
         columns["last_sync_at"] = last_sync_at
     if sync_checkpoint is not _UNSET:
         columns["sync_checkpoint"] = sync_checkpoint
+    if push_checkpoint is not _UNSET:
+        columns["push_checkpoint"] = push_checkpoint
     Integration.objects.filter(pk=integration_id).update(**columns)

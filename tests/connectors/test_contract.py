@@ -262,7 +262,7 @@ class UnimplementedPull(Connector, PullSource):
 class UndeclaredPush(Connector, NothingPulled):
     info = info("broken-push")
 
-    def push(self, entries):
+    def push_batch(self, entries):
         return None
 
 
