@@ -6,10 +6,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from connectors.base import Record
 from hub.models import Organisation, SubscriptionStatus
+from integrations.knowledge import entries_upsert
 from integrations.models import Integration, IntegrationStatus, JobStatus, SyncJob
 from integrations.runs.engine import NOT_ENQUEUED
-from integrations.runs.schedule import integrations_due, runs_due_start
+from integrations.runs.schedule import destination_runs_after_source, integrations_due, runs_due_start
 from tests.integrations.test_sync_lease import unreachable_broker  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -105,3 +107,57 @@ def test_a_broker_failure_for_one_does_not_stop_the_others(org, unreachable_brok
         ]
     # ...and they stay due for the next tick.
     assert due_names() == {"First", "Second"}
+
+
+def shelf(organisation, *, sources: str, run_after_sources: bool = True, **fields) -> Integration:
+    made = Integration(
+        organisation=organisation, type="shelf", name="Shelf", run_after_sources=run_after_sources, **fields
+    )
+    made.config = {"base_url": "http://127.0.0.1:9", "api_key": "k", "sources": sources, "batch_size": 50}
+    made.save()
+    return made
+
+
+def started_job(integration, *, status=JobStatus.COMPLETED) -> SyncJob:
+    return SyncJob.objects.create(
+        organisation_id=integration.organisation_id,
+        integration=integration,
+        status=status,
+        started_at=timezone.now(),
+    )
+
+
+def test_a_destination_busy_when_its_source_completes_runs_again_after_its_own_run(org, make_org):
+    source = integration(org, "Source", interval=None)
+    busy = shelf(org, sources=str(source.pk))
+    busy_job = started_job(busy, status=JobStatus.RUNNING)
+    source_job = started_job(source)
+    entries_upsert(integration=source, records=[Record("a", "A", "alpha"), Record("b", "B", "beta")])
+    idle = shelf(org, sources="")  # empty: every source of the organisation
+    not_following = shelf(org, sources=str(source.pk), run_after_sources=False)
+    shelf(org, sources="", is_pending=True, status=IntegrationStatus.INACTIVE)
+    shelf(make_org("Other"), sources="")
+    # The busy one answers with its running job (no second run); the idle one starts.
+    assert destination_runs_after_source(source_job) == 1
+    assert list(SyncJob.objects.filter(integration=busy).values_list("pk", flat=True)) == [busy_job.pk]
+    assert SyncJob.objects.filter(integration=idle, status=JobStatus.PENDING).count() == 1
+    assert not SyncJob.objects.filter(integration=not_following).exists()
+    assert SyncJob.objects.filter(integration__type="shelf").count() == 2
+    # Its run ends having passed the new entries by: it starts again, once.
+    SyncJob.objects.filter(pk=busy_job.pk).update(status=JobStatus.COMPLETED)
+    busy_job.refresh_from_db()
+    assert destination_runs_after_source(busy_job) == 1
+    again = SyncJob.objects.get(integration=busy, status=JobStatus.PENDING)
+    # That run, ending with nothing of its sources changed while it ran, starts nothing more.
+    SyncJob.objects.filter(pk=again.pk).update(status=JobStatus.COMPLETED, started_at=timezone.now())
+    again.refresh_from_db()
+    assert destination_runs_after_source(again) == 0
+
+
+def test_a_source_sync_that_wrote_nothing_due_starts_nothing(org):
+    source = integration(org, "Source", interval=None)
+    entries_upsert(integration=source, records=[Record("a", "A", "alpha")])
+    destination = shelf(org, sources=str(source.pk))
+    # Written before this sync began: not this sync's doing (the schedule or a manual run publishes it).
+    assert destination_runs_after_source(started_job(source)) == 0
+    assert not SyncJob.objects.filter(integration=destination).exists()
