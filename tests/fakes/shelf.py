@@ -45,8 +45,10 @@ class ShelfUpstream:
     removed: set[str] = field(default_factory=set)
     # Items whose title is here are refused (status "refused") with this reason.
     refuse_titles: dict[str, str] = field(default_factory=dict)
-    # The next this many batches are answered with `fail_status` (the whole batch fails).
+    # The next this many batches, and the batches of these numbers (the first received is 1), are
+    # answered with `fail_status` (the whole batch fails); a 429 or 503 carries Retry-After: 1.
     fail_batches: int = 0
+    fail_batch_numbers: set[int] = field(default_factory=set)
     fail_status: int = 422
     # Items answered with nothing at all (to show an unanswered entry counts as failed).
     silent_titles: set[str] = field(default_factory=set)
@@ -73,8 +75,8 @@ class ShelfUpstream:
     def batch(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
         with self.lock:
             self.batches.append(items)
-            if self.fail_batches:
-                self.fail_batches -= 1
+            if self.fail_batches or len(self.batches) in self.fail_batch_numbers:
+                self.fail_batches = max(0, self.fail_batches - 1)
                 return self.fail_status, {"error": "batch refused by the switch"}
             results = [result for item in items if (result := self._one(item)) is not None]
         return 200, {"results": results}
@@ -138,6 +140,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()
         self.send_response(status)
+        if status in (429, 503):
+            self.send_header("Retry-After", "1")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
