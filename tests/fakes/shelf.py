@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -53,6 +53,8 @@ class ShelfUpstream:
     # Items answered with nothing at all (to show an unanswered entry counts as failed).
     silent_titles: set[str] = field(default_factory=set)
     batch_delay: float = 0.0
+    # Called with each batch as it arrives, before it is answered (a test's hook into "meanwhile").
+    on_batch: Callable[[list[dict[str, Any]]], None] | None = None
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     version: int = 0
     next_id: int = 0
@@ -73,6 +75,8 @@ class ShelfUpstream:
         return shelf_id
 
     def batch(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        if self.on_batch is not None:
+            self.on_batch(items)
         with self.lock:
             self.batches.append(items)
             if self.fail_batches or len(self.batches) in self.fail_batch_numbers:
@@ -86,7 +90,11 @@ class ShelfUpstream:
             return None
         if reason := self.refuse_titles.get(item.get("title")):
             return {"ref": item["ref"], "status": "refused", "reason": reason}
-        shelf_id = item.get("id")
+        # Keyed by the hub's reference too, as Leena's reference_id is: a batch sent again after its
+        # answer was lost updates what the first sending created instead of duplicating it.
+        shelf_id = item.get("id") or next(
+            (a["id"] for a in self.articles.values() if a.get("ref") == item["ref"]), None
+        )
         if item.get("deleted"):
             if shelf_id in self.articles:
                 self.articles.pop(shelf_id)

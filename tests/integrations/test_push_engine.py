@@ -7,8 +7,14 @@ shelf's side (what it received, batch by batch) and the job's counters from the 
 from __future__ import annotations
 
 import pytest
+from django.db.models import F
 
-from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
+from connectors.base import Record
+from integrations.knowledge import entries_upsert
+from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry, SyncJob
+from integrations.runs.jobs import Counters, JobLog, LeaseLost, job_claim
+from integrations.runs.push import push_run
+from integrations.services import connector_for
 from tests.fakes.notes import NotesServer
 from tests.fakes.shelf import ShelfServer
 from tests.integrations.test_sync_jobs import start_sync, wait_for_job
@@ -218,3 +224,30 @@ def test_a_two_way_connector_pulls_then_pushes_with_checkpoints_apart_and_no_ech
     integration.refresh_from_db()
     assert integration.sync_checkpoint == {"since": 4}
     assert integration.push_checkpoint == {"last_job_id": second["id"]}
+
+
+def test_a_push_whose_lease_is_taken_mid_batch_writes_nothing_more(admin_client, notes, shelf):
+    """The reaper (or another worker) takes the lease while a batch is out: the answers that come back
+    are not written to the ledger, nor the progress or the position, and the worker stops."""
+    source = create(
+        admin_client, {"type": "notes", "name": "Notes", "config": {"base_url": notes.url, "api_key": "notes-key"}}
+    )
+    records = [Record(external_id=f"e{n}", title=f"Entry {n}", content="text") for n in range(6)]
+    entries_upsert(integration=Integration.objects.get(pk=source), records=records)
+    destination = Integration.objects.get(pk=create(admin_client, shelf_body(shelf, batch_size=3)))
+    job = SyncJob.objects.create(organisation_id=destination.organisation_id, integration=destination)
+    lease, _ = job_claim(job_id=str(job.pk), org_id=str(job.organisation_id))
+
+    def take_the_lease(items) -> None:
+        if len(shelf.upstream.batches) == 1:  # the second batch is arriving
+            SyncJob.objects.filter(pk=job.pk).update(fencing_token=F("fencing_token") + 1)
+
+    shelf.upstream.on_batch = take_the_lease
+    with pytest.raises(LeaseLost):
+        push_run(lease, destination, connector_for(destination), JobLog(), Counters(direction="push"))
+    assert len(shelf.upstream.batches) == 2  # it stopped: no third batch
+    assert PushLedgerEntry.objects.filter(destination=destination).count() == 3  # the first batch only
+    job.refresh_from_db()
+    assert job.progress["records_synced"] == 3
+    destination.refresh_from_db()
+    assert destination.push_checkpoint["figures"]["records_synced"] == 3
