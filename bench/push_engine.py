@@ -201,7 +201,9 @@ def main() -> int:
     from tests.conftest import ensure_plans
 
     ensure_plans()
-    organisation = organisation_create(name=f"Bench {time.time():.0f}", plan_code="enterprise", subscription_status="active")
+    organisation = organisation_create(
+        name=f"Bench {time.time():.0f}", plan_code="enterprise", subscription_status="active"
+    )
 
     def integration(kind: str, name: str, config: dict):
         return integration_create(organisation=organisation, user=None, type=kind, name=name, config=config)[0]
