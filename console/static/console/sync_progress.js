@@ -56,7 +56,8 @@
     var numbers = part.numbers;
     var done = numbers.records_synced || 0;
     var of = numbers.records_found !== null ? " of " + numbers.records_found : "";
-    var single = done === 1 && !of;
+    // The noun agrees with the last number said: "1 of 1 entry", "1 of 3 entries".
+    var single = (numbers.records_found !== null ? numbers.records_found : done) === 1;
     if (part.direction === "push") return "Sent " + done + of + (single ? " entry" : " entries");
     return "Fetched " + done + of + (single ? " record" : " records");
   }
