@@ -155,11 +155,25 @@ def test_admin_creates_a_destination_choosing_two_of_three_sources_and_edits_its
     page.set_viewport_size(LAPTOP)
 
 
-def test_a_deleted_source_is_not_shown_and_a_destination_without_sources_says_every_source(
+def test_a_source_deleted_meanwhile_is_refused_beside_the_choice_and_then_no_longer_offered(
     page, org, member_of, log_in, shelf
 ):
+    old_wiki = source(org, "Old wiki")
     log_in(page, member_of(org))
     page.goto("/integrations/new?type=shelf")
+    page.fill("#name", "Everything shelf")
+    page.fill("#config-base_url", shelf.url)
+    page.fill("#config-api_key", "shelf-key")
+    page.get_by_label("Old wiki").check()
+    old_wiki_id = old_wiki.pk
+    old_wiki.delete()  # another admin deletes it while this form is open
+    page.click("#submit-integration")
+    expect(page.locator("#field-config-sources .field-error")).to_have_text(
+        f"No integration {old_wiki_id} in this organisation."
+    )
+    assert not Integration.objects.filter(name="Everything shelf").exists()
+
+    page.reload()
     expect(page.locator("#config-sources label.choice")).to_have_count(0)
     expect(page.locator("#sources-summary")).to_have_text(
         "The organisation has no sources yet: this destination will publish every source added later."
