@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,12 +45,16 @@ class ShelfUpstream:
     removed: set[str] = field(default_factory=set)
     # Items whose title is here are refused (status "refused") with this reason.
     refuse_titles: dict[str, str] = field(default_factory=dict)
-    # The next this many batches are answered with `fail_status` (the whole batch fails).
+    # The next this many batches, and the batches of these numbers (the first received is 1), are
+    # answered with `fail_status` (the whole batch fails); a 429 or 503 carries Retry-After: 1.
     fail_batches: int = 0
+    fail_batch_numbers: set[int] = field(default_factory=set)
     fail_status: int = 422
     # Items answered with nothing at all (to show an unanswered entry counts as failed).
     silent_titles: set[str] = field(default_factory=set)
     batch_delay: float = 0.0
+    # Called with each batch as it arrives, before it is answered (a test's hook into "meanwhile").
+    on_batch: Callable[[list[dict[str, Any]]], None] | None = None
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     version: int = 0
     next_id: int = 0
@@ -71,10 +75,12 @@ class ShelfUpstream:
         return shelf_id
 
     def batch(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        if self.on_batch is not None:
+            self.on_batch(items)
         with self.lock:
             self.batches.append(items)
-            if self.fail_batches:
-                self.fail_batches -= 1
+            if self.fail_batches or len(self.batches) in self.fail_batch_numbers:
+                self.fail_batches = max(0, self.fail_batches - 1)
                 return self.fail_status, {"error": "batch refused by the switch"}
             results = [result for item in items if (result := self._one(item)) is not None]
         return 200, {"results": results}
@@ -84,7 +90,11 @@ class ShelfUpstream:
             return None
         if reason := self.refuse_titles.get(item.get("title")):
             return {"ref": item["ref"], "status": "refused", "reason": reason}
-        shelf_id = item.get("id")
+        # Keyed by the hub's reference too, as Leena's reference_id is: a batch sent again after its
+        # answer was lost updates what the first sending created instead of duplicating it.
+        shelf_id = item.get("id") or next(
+            (a["id"] for a in self.articles.values() if a.get("ref") == item["ref"]), None
+        )
         if item.get("deleted"):
             if shelf_id in self.articles:
                 self.articles.pop(shelf_id)
@@ -138,6 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()
         self.send_response(status)
+        if status in (429, 503):
+            self.send_header("Retry-After", "1")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
