@@ -100,10 +100,15 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
         log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
     try:
         with while_waiting(lease.heartbeat):
-            return _run(lease, integration, log, counters, final_attempt=final_attempt)
+            outcome = _run(lease, integration, log, counters, final_attempt=final_attempt)
     except LeaseLost:
         logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)
         return RunOutcome(status="lease_lost")
+    if outcome.status == JobStatus.COMPLETED:
+        from integrations.runs.schedule import destination_runs_after_source  # it imports this module
+
+        destination_runs_after_source(job)
+    return outcome
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
