@@ -29,7 +29,7 @@ from integrations.runs.jobs import (
     job_release_for_retry,
 )
 from integrations.runs.pull import pull_run
-from integrations.runs.push import push_position_saved, push_run
+from integrations.runs.push import PushRunFailed, push_position_saved, push_run
 from integrations.selectors import active_job
 from integrations.services import connector_for
 
@@ -121,6 +121,8 @@ def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters
             retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
             return job_release_for_retry(lease, log, run.counters, exc.message, retry_in)
         return job_fail(lease, log, run.counters, exc.message)
+    except PushRunFailed as exc:
+        return job_fail(lease, log, run.counters, str(exc))
     except SoftTimeLimitExceeded:
         return job_fail(lease, log, run.counters, "The sync ran past its time limit and was stopped.")
     except Exception as exc:  # a connector bug must not leave the job running

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, FilteredRelation, Q, QuerySet
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
-from connectors.base import EntrySnapshot, PushAccepted, PushFailed, Warning
+from connectors.base import EntrySnapshot, PreviewItem, PreviewResult, PushAccepted, PushFailed, PushSkipped, Warning
 from connectors.capabilities import PushDestination
 from connectors.errors import UpstreamError
 from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
@@ -133,6 +133,29 @@ def push_run(
     with transaction.atomic():
         lease.hold()
         integration_state_set(integration_id=destination.pk, push_checkpoint={"last_job_id": str(lease.job.pk)})
+    if counters.failed and connector.push_failures_fail_the_run():
+        raise PushRunFailed(_failures_message(destination, lease))
+
+
+class PushRunFailed(Exception):
+    """The run went through every batch, and the connector fails a run in which entries failed."""
+
+
+FAILURES_NAMED = 20
+
+
+def _failures_message(destination: Integration, lease: Lease) -> str:
+    """'N entries failed: <external id>: <reason>; …', from the ledger rows this job left failed."""
+    failed = (
+        PushLedgerEntry.objects.filter(destination=destination, updated_at__gte=lease.job.started_at)
+        .exclude(last_error="")
+        .select_related("entry")
+        .order_by("entry__external_id")
+    )
+    total = failed.count()
+    named = "; ".join(f"{row.entry.external_id}: {row.last_error}" for row in failed[:FAILURES_NAMED])
+    more = f"; and {total - FAILURES_NAMED} more" if total > FAILURES_NAMED else ""
+    return f"{total} entries failed: {named}{more}."
 
 
 def push_position_saved(lease: Lease, destination: Integration) -> dict[str, Any] | None:
@@ -205,11 +228,11 @@ def _snapshot(row: dict[str, Any], remote_id: str | None) -> EntrySnapshot:
 
 def _batch_push(
     connector: PushDestination, batch: Sequence[EntrySnapshot], log: JobLog
-) -> dict[str, PushAccepted | PushFailed]:
+) -> dict[str, PushAccepted | PushFailed | PushSkipped]:
     """The destination's answer per entry id. A refused batch (an upstream error that is not worth a
     retry of the job) fails its entries, which stay due; a retryable one ends the attempt, to be resumed."""
     offered = {entry.id for entry in batch}
-    answers: dict[str, PushAccepted | PushFailed] = {}
+    answers: dict[str, PushAccepted | PushFailed | PushSkipped] = {}
     try:
         for item in connector.push_batch(batch):
             if isinstance(item, Warning):
@@ -229,7 +252,7 @@ def _batch_push(
 def _ledger_write(
     destination: Integration,
     batch: Sequence[EntrySnapshot],
-    answers: dict[str, PushAccepted | PushFailed],
+    answers: dict[str, PushAccepted | PushFailed | PushSkipped],
     log: JobLog,
     counters: Counters,
 ) -> None:
@@ -244,7 +267,13 @@ def _ledger_write(
         row = existing.get(entry.id) or PushLedgerEntry(destination=destination, entry_id=entry.id)
         row.attempts += 1
         counters.synced += 1
-        if isinstance(answer, PushAccepted):
+        if isinstance(answer, PushSkipped):
+            # Recorded as taken as it is, with no remote object: offered again only once it changes.
+            counters.skipped += 1
+            row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
+            row.last_error, row.attempts = "", 0
+            log.add("info", f"Skipped: {answer.reason}", external_id=entry.external_id)
+        elif isinstance(answer, PushAccepted):
             counters.imported += 1
             counters.created += int(answer.created)
             row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
@@ -278,3 +307,16 @@ def remote_ids_written_by(destination: Integration, external_ids: Sequence[str])
             "remote_id", flat=True
         )
     )
+
+
+def push_preview(destination: Integration) -> PreviewResult:
+    """What the next run of a destination would offer, per source: the due entries, counted in one query."""
+    source_ids = destination_source_ids(destination)
+    per_source = dict(
+        entries_due(destination, source_ids).order_by().values_list("integration_id").annotate(due=Count("pk"))
+    )
+    names = dict(Integration.objects.filter(pk__in=list(per_source)).values_list("pk", "name"))
+    items = [PreviewItem(names.get(pk, str(pk)), due) for pk, due in sorted(per_source.items(), key=lambda i: -i[1])]
+    total = sum(per_source.values())
+    sources = f"{len(source_ids)} source{'s' if len(source_ids) != 1 else ''}"
+    return PreviewResult(summary=f"{total} entries to send from {sources}", items=items, estimated_entries=total)
