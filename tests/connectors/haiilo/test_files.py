@@ -93,9 +93,7 @@ def test_files_over_the_cap_are_skipped_and_logged_and_a_long_body_is_cut_off(
     assert KnowledgeEntry.objects.filter(integration_id=integration_id).count() == 3
 
 
-def test_an_expired_link_is_asked_for_again_once_then_the_file_is_left_out(
-    celery_worker_process, admin_client, haiilo
-):
+def test_an_expired_link_is_asked_for_again_once_then_the_file_is_left_out(celery_worker_process, admin_client, haiilo):
     tenant, blobs = haiilo.tenant, haiilo.blobs
     first = tenant.create_file("a.txt", b"first", content_type="text/plain", visibility="PUBLIC")
     integration_id = create_integration(admin_client, haiilo, download_files=True)
