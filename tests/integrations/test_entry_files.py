@@ -3,14 +3,19 @@ with their entry, integration or organisation, handed to destinations, listed an
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
+import requests
+import schemathesis
 from django.core.files.storage import default_storage
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from connectors.base import Deletion, Record, RecordFile
+from hub.auth import tokens_for
 from hub.models import Role
 from hub.services import organisation_delete
 from integrations.knowledge import entries_tombstone, entries_upsert
@@ -19,6 +24,7 @@ from integrations.models import EntryFile, Integration, KnowledgeEntry
 from integrations.runs.jobs import JobLog
 from integrations.runs.push import _batch_read
 from integrations.services import integration_delete
+from tests.hub.test_schema import assert_as_described
 
 pytestmark = pytest.mark.django_db(transaction=True)
 URL = "/api/v1/knowledge/entries"
@@ -198,3 +204,40 @@ def test_another_organisations_file_or_another_entrys_is_a_404_in_the_envelope(
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "NOT_FOUND"
     assert client_for(make_member(org, Role.MEMBER)).get(f"{URL}/{entry_a.id}/files/{row.id}").status_code == 200
+
+
+def served(url: str, headers: dict[str, str]) -> schemathesis.Response:
+    """Django's answer (streamed or not) as the HTTP response schemathesis validates."""
+    answer = Client().get(url, headers=headers)
+    body = b"".join(answer.streaming_content) if answer.streaming else answer.content
+    request = requests.Request(method="GET", url=f"http://testserver{url}", headers=headers).prepare()
+    return schemathesis.Response(
+        status_code=answer.status_code,
+        headers={name: [value] for name, value in answer.headers.items()},
+        content=body,
+        request=request,
+        elapsed=0.0,
+        verify=False,
+    )
+
+
+def test_the_download_and_the_entrys_files_are_answered_as_the_schema_describes(org, make_member, source):
+    """Real answers (a PDF's bytes, an entry with files, a 404) checked against /api/schema/ by schemathesis."""
+    pull_write(source, [record("a", a_file(Body(b"%PDF-1.7 bytes")))])
+    entry, row = KnowledgeEntry.objects.get(), EntryFile.objects.get()
+    document = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    openapi = schemathesis.openapi.from_dict(document)
+    download = "/api/v1/knowledge/entries/{entry_id}/files/{file_id}"
+    assert document["paths"][download]["get"]["responses"]["200"]["content"] == {
+        "*/*": {"schema": {"type": "string", "format": "binary"}}
+    }
+    headers = {"Authorization": f"Bearer {tokens_for(make_member(org, Role.MEMBER))['access']}"}
+    answers = [
+        ("/api/v1/knowledge/entries/{entry_id}", f"{URL}/{entry.id}", 200),
+        (download, f"{URL}/{entry.id}/files/{row.id}", 200),
+        (download, f"{URL}/{entry.id}/files/{uuid.uuid4()}", 404),
+    ]
+    for template, url, status in answers:
+        response = served(url, headers)
+        assert response.status_code == status
+        assert_as_described(document, openapi, template, response)
