@@ -159,7 +159,8 @@ def test_destinations_receive_the_files_of_a_batch_read_in_one_query(source):
         assert handle.read() == b"A2"
     # The push engine's batch read hands them over with each entry.
     destination = Integration.objects.create(organisation=source.organisation, type="shelf", name="Out")
-    batch = {snapshot.external_id: snapshot for snapshot in _batch_read(destination, ids)}
+    snapshots, _ = _batch_read(destination, ids, with_files=True)
+    batch = {snapshot.external_id: snapshot for snapshot in snapshots}
     assert [f.name for f in batch["a"].files] == ["a1.pdf", "a2.pdf"] and batch["b"].files == ()
 
 
