@@ -73,6 +73,8 @@ class LeenaUpstream:
     pending: list[str] = field(default_factory=list)
     completed: list[list[str]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    # The token requests' bodies as received (where the password travels).
+    token_bodies: list[str] = field(default_factory=list)
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expires at (monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
@@ -218,6 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         upstream = self.upstream
         if path == api.TOKEN_PATH:
+            upstream.token_bodies.append(body.decode(errors="replace"))
             if content_type.startswith("application/x-www-form-urlencoded"):
                 grant = dict(parse_qsl(body.decode()))
             else:
