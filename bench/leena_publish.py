@@ -64,14 +64,18 @@ def entries_make(source, count: int) -> None:
         entries_upsert(integration=source, records=records)
 
 
-def plain_loop(source, leena, batch_size: int, language: str) -> dict:
+def plain_loop(source, destination, leena, batch_size: int, language: str) -> dict:
     """The same uploads without the engine or the connector: read the entries in id order a batch at a
-    time, make the same articles (the same cleaning), and post them with one httpx client: a token, then
-    per batch `sync/` and `complete/`. No ledger, no retries, no progress: the floor of the work."""
+    time, make the same articles (the same cleaning), post them with one plain httpx client (a token,
+    then per batch `sync/` and `complete/`) and write one ledger row per article, as bench/push_engine.py's
+    raw loop does. No retries, no backoff, no progress, no lease: the floor of the work."""
+    from django.db import transaction
+    from django.utils import timezone
+
     from connectors.base import EntrySnapshot
     from connectors.leena import api
     from connectors.leena.articles import article_of
-    from integrations.models import KnowledgeEntry
+    from integrations.models import KnowledgeEntry, PushLedgerEntry
 
     fields = ("id", "integration_id", "external_id", "title", "content", "html", "url", "author", "language")
     fields += ("metadata", "updated_at", "content_hash")
@@ -99,6 +103,19 @@ def plain_loop(source, leena, batch_size: int, language: str) -> dict:
             results = client.post(api.ARTICLES_SYNC_PATH, json={"articles": articles}).raise_for_status().json()
             assert all(result["status"] == "success" for result in results["results"])
             client.post(api.SYNC_COMPLETE_PATH, json={}).raise_for_status()
+            now = timezone.now()
+            ledger = [
+                PushLedgerEntry(
+                    destination=destination,
+                    entry_id=entry.id,
+                    accepted_hash=entry.content_hash,
+                    accepted_at=now,
+                    remote_id=article["reference_id"],
+                )
+                for entry, article in zip(snapshots, articles, strict=True)
+            ]
+            with transaction.atomic():
+                PushLedgerEntry.objects.bulk_create(ledger)
             sent += len(rows)
             after = rows[-1]["id"]
     seconds = time.perf_counter() - started
@@ -148,14 +165,20 @@ def main() -> int:
         entries_make(source, args.entries)
         statistics_refresh()
         destination = integration("leena", "Leena", leena.config(sources=str(source.pk), batch_size=args.batch_size))
+        # The plain loops keep their ledgers under destinations of their own, which never run.
+        plain_config = leena.config(sources=str(source.pk), batch_size=args.batch_size)
+        plain_before, plain_after = (
+            integration("leena", "plain 1", plain_config),
+            integration("leena", "plain 2", plain_config),
+        )
         print("Plain loop (before) ...", flush=True)
-        before = plain_loop(source, leena, args.batch_size, "en")
+        before = plain_loop(source, plain_before, leena, args.batch_size, "en")
         print("Engine and connector ...", flush=True)
         calls_before = len(upstream.calls)
         full = engine_push(destination)
         full_calls = upstream.steps()[calls_before:]
         print("Plain loop (after) ...", flush=True)
-        after = plain_loop(source, leena, args.batch_size, "en")
+        after = plain_loop(source, plain_after, leena, args.batch_size, "en")
 
         edits_apply(source, args.edits, args.entries)
         statistics_refresh()
