@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
-from connectors.base import Record
+from connectors.base import Deletion, Record
 from integrations.knowledge import entries_upsert
+from integrations.knowledge.writes import entries_tombstone
 from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
 from tests.fakes.leena import FakeLeena, Fault
 from tests.integrations.leena.conftest import destination, push_figures, records, run, source_with_entries
@@ -68,7 +69,7 @@ def test_a_tombstone_and_an_empty_entry_are_skipped_without_a_call_and_the_log_s
     published = destination(admin_client, leena, source)
     run(admin_client, published)
     entry = KnowledgeEntry.objects.get(external_id="doc1")
-    KnowledgeEntry.objects.filter(pk=entry.pk).update(deleted_at=entry.updated_at)
+    entries_tombstone(integration=Integration.objects.get(pk=source), deletions=[Deletion("doc1")])
     entries_upsert(integration=Integration.objects.get(pk=source), records=[Record("blank", "", "  ")])
     leena.upstream.calls.clear()
 
