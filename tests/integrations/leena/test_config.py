@@ -111,3 +111,19 @@ def test_connection_health_is_one_token_request_and_reports_revoked_credentials(
     health = admin_client.get(f"{BASE}{integration_id}/connection-health").json()
     assert health["healthy"] is False and "401" in health["message"]
     assert Integration.objects.get(id=integration_id).status == "error"
+
+
+def test_a_patch_checks_new_credentials_live_and_keeps_the_old_ones_on_refusal(admin_client, leena: FakeLeena):
+    integration_id = create(admin_client, leena.config()).json()["id"]
+    url = f"{BASE}{integration_id}"
+    public = {k: v for k, v in leena.config().items() if k not in ("client_secret", "password")}
+    refused = admin_client.patch(url, {"config": {**public, "password": "wrong"}}, format="json")
+    assert refused.status_code == 400 and "401" in refused.json()["error"]["details"]["config"][0]
+    assert Integration.objects.get(pk=integration_id).config["password"] == "leena-password"
+    # Another host without the secrets again is refused: they were given for the old one.
+    moved = admin_client.patch(url, {"config": {**public, "api_base_url": "https://eu.leena.example"}}, format="json")
+    assert moved.status_code == 400 and "config.password" in moved.json()["error"]["details"]
+    leena.upstream.calls.clear()
+    kept = admin_client.patch(url, {"config": {**public, "batch_size": 250}}, format="json")
+    assert kept.status_code == 200 and Integration.objects.get(pk=integration_id).config["batch_size"] == 250
+    assert leena.upstream.steps() == ["token"]  # checked live with the stored secrets

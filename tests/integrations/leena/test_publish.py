@@ -160,3 +160,18 @@ def test_a_cycle_whose_article_keeps_failing_never_calls_complete_the_job_fails_
     assert leena.upstream.steps() == ["token", "sync", "complete"]
     assert sorted(leena.upstream.calls[1].detail) == sorted(failing_cycle)
     assert push_figures(again) == (3, 3, 3, 3, 3, 0)
+
+
+def test_a_token_that_expires_in_the_middle_of_a_run_is_replaced_once_and_the_refused_call_repeated(
+    celery_worker_process, admin_client, notes, leena: FakeLeena
+):
+    source = source_with_entries(admin_client, notes, records(150))
+    published = destination(admin_client, leena, source, batch_size=100)
+    leena.upstream.calls.clear()
+    leena.upstream.expire_token_after_calls = 2  # the first cycle's complete/ gets 401
+    job = run(admin_client, published)
+    assert leena.upstream.steps() == ["token", "sync", "complete", "token", "complete", "sync", "complete"]
+    tokens = [call.token for call in leena.upstream.calls if call.token]
+    assert tokens[0] == tokens[1] != tokens[2] == tokens[3] == tokens[4]
+    assert push_figures(job) == (150, 150, 150, 0, 150, 0)
+    assert [len(batch) for batch in leena.upstream.completed] == [100, 50]
