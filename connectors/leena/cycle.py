@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.base import FileSnapshot
-from connectors.errors import CredentialInvalid, InsufficientPermission, RateLimited, UnsafeUpstreamURL, UpstreamError
+from connectors.errors import CredentialInvalid, InsufficientPermission, UnsafeUpstreamURL, UpstreamError
 from connectors.http import wait_upstream
 from connectors.leena.client import LeenaClient
 
@@ -43,7 +43,8 @@ class ArticleUnit:
 
     def failed(self, exc: UpstreamError | str) -> None:
         self.error = exc if isinstance(exc, str) else exc.message
-        self.retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        # A 429's Retry-After, or a 5xx's (the HTTP layer keeps it on UpstreamUnavailable too).
+        self.retry_after = getattr(exc, "retry_after", None)
 
 
 @dataclass
@@ -150,7 +151,8 @@ def _complete(
         except UpstreamError as exc:
             if retry == len(backoff):
                 return f"Leena's sync/complete/ failed: {exc.message}"
-            wait = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after is not None else backoff[retry]
+            asked = getattr(exc, "retry_after", None)
+            wait = asked if asked is not None else backoff[retry]
             notes.append(
                 f"Leena: sync/complete/ failed ({exc.message}); retry {retry + 1} of {len(backoff)} in {wait:g} s."
             )

@@ -59,6 +59,27 @@ def test_a_429_is_retried_after_retry_after_when_sent_else_after_the_schedule(
     assert result[entry.id] == PushAccepted(entry.id, remote_id=f"{entry.id}$en", created=True)
 
 
+def test_a_503_with_retry_after_and_a_failing_complete_are_retried_after_what_leena_asks(
+    connector, leena: FakeLeena, waits
+):
+    leena.upstream.path_faults[SYNC] = Fault(status=503, times=1, retry_after="3")
+    leena.upstream.path_faults["/api/integration/articles/sync/complete/"] = Fault(status=500, times=2)
+    entry = snapshot("One")
+    result, notes = answers(connector, [entry])
+    assert waits == [3, 1, 2]
+    assert leena.upstream.steps() == ["token", "sync", "sync", "complete", "complete", "complete"]
+    assert isinstance(result[entry.id], PushAccepted) and "sync/complete/ failed" in notes[-1]
+
+
+def test_a_complete_that_keeps_failing_fails_every_article_of_the_cycle(connector, leena: FakeLeena, waits):
+    leena.upstream.path_faults["/api/integration/articles/sync/complete/"] = Fault(status=500)
+    entries = [snapshot("One"), snapshot("Two")]
+    result, _ = answers(connector, entries)
+    assert waits == [1, 2, 4, 8, 16] and leena.upstream.count("complete") == 6
+    for entry in entries:
+        assert result[entry.id].reason.startswith("its cycle did not complete: Leena's sync/complete/ failed")
+
+
 def test_a_5xx_of_the_sync_call_retries_every_article_of_it_then_completes(connector, leena: FakeLeena, waits):
     entries = [snapshot("One"), snapshot("Two")]
     leena.upstream.path_faults[SYNC] = Fault(status=502, times=1)

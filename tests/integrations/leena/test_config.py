@@ -127,3 +127,13 @@ def test_a_patch_checks_new_credentials_live_and_keeps_the_old_ones_on_refusal(a
     kept = admin_client.patch(url, {"config": {**public, "batch_size": 250}}, format="json")
     assert kept.status_code == 200 and Integration.objects.get(pk=integration_id).config["batch_size"] == 250
     assert leena.upstream.steps() == ["token"]  # checked live with the stored secrets
+
+
+def test_an_address_the_ssrf_guard_refuses_is_never_called(admin_client, leena: FakeLeena, settings):
+    settings.ALLOW_PRIVATE_UPSTREAMS = False  # as in production: 127.0.0.1 is not an upstream
+    response = create(admin_client, leena.config())
+    assert response.status_code == 502 and response.json()["error"] == {
+        "code": "UPSTREAM_ERROR",
+        "message": "Could not check the credentials: Upstream host 127.0.0.1 resolves to a refused address.",
+    }
+    assert leena.upstream.calls == [] and not Integration.objects.exists()
