@@ -21,9 +21,19 @@ from django.db import transaction
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
-from connectors.base import EntrySnapshot, PreviewItem, PreviewResult, PushAccepted, PushFailed, PushSkipped, Warning
+from connectors.base import (
+    EntrySnapshot,
+    FileSnapshot,
+    PreviewItem,
+    PreviewResult,
+    PushAccepted,
+    PushFailed,
+    PushSkipped,
+    Warning,
+)
 from connectors.capabilities import PushDestination
 from connectors.errors import UpstreamError
+from integrations.knowledge.files import entry_file_snapshots
 from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
 from integrations.runs.jobs import Counters, JobLog, Lease, job_progress_save
 from integrations.runs.state import integration_state_set
@@ -204,10 +214,11 @@ def _batch_read(destination: Integration, ids: Sequence[Any]) -> list[EntrySnaps
         .exclude(remote_id="")
         .values_list("entry_id", "remote_id")
     )
-    return [_snapshot(row, remote_ids.get(row["id"])) for row in rows]
+    files = entry_file_snapshots(ids)
+    return [_snapshot(row, remote_ids.get(row["id"]), files.get(str(row["id"]), ())) for row in rows]
 
 
-def _snapshot(row: dict[str, Any], remote_id: str | None) -> EntrySnapshot:
+def _snapshot(row: dict[str, Any], remote_id: str | None, files: tuple[FileSnapshot, ...] = ()) -> EntrySnapshot:
     return EntrySnapshot(
         id=str(row["id"]),
         integration_id=str(row["integration_id"]),
@@ -223,6 +234,7 @@ def _snapshot(row: dict[str, Any], remote_id: str | None) -> EntrySnapshot:
         content_hash=row["content_hash"],
         deleted=row["deleted_at"] is not None,
         remote_id=remote_id,
+        files=files,
     )
 
 
