@@ -12,7 +12,7 @@ import base64
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -106,8 +106,10 @@ class LeenaClient:
             token = self.token()
         return token
 
-    def attachment_upload(self, *, name: str, content_type: str, content: bytes) -> str:
-        """`POST {api_base_url}/api/integration/articles/upload/`, multipart field `file` → attachment_id."""
+    def attachment_upload(self, *, name: str, content_type: str, content: bytes | BinaryIO) -> str:
+        """`POST {api_base_url}/api/integration/articles/upload/`, multipart field `file` → attachment_id.
+
+        A file object is streamed; httpx seeks it back to the start when the call is repeated after a 401."""
         files = {api.ATTACHMENT_FIELD: (name, content, content_type or "application/octet-stream")}
         response = self._api_http.post(api.ATTACHMENT_UPLOAD_PATH, files=files)
         return api.attachment_id_of(_json(response, "attachment upload"))

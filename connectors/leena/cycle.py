@@ -103,11 +103,10 @@ def _attachments_upload(client: LeenaClient, unit: ArticleUnit) -> bool:
     attachment_ids: list[str] = []
     for file in unit.files:
         try:
+            # Streamed from storage, never read whole into memory (files go up to ATTACHMENT_MAX_BYTES).
             with file.open() as stream:
-                content = stream.read()
-            attachment_ids.append(
-                client.attachment_upload(name=file.name, content_type=file.content_type, content=content)
-            )
+                attachment_id = client.attachment_upload(name=file.name, content_type=file.content_type, content=stream)
+            attachment_ids.append(attachment_id)
         except NOT_RETRIED:
             raise
         except UpstreamError as exc:

@@ -179,3 +179,13 @@ def test_a_form_only_token_endpoint_is_answered_with_the_grant_as_a_form(connect
     leena.upstream.path_faults["/api/v1.0/oauth/token"] = Fault(status=415, times=1)
     assert connector.probe().healthy
     assert leena.upstream.steps() == ["token", "token"]
+
+
+def test_a_file_upload_refused_with_401_is_sent_again_whole_with_the_new_token(connector, leena: FakeLeena):
+    entry = snapshot("One", files=(file_of("guide.pdf", "application/pdf", b"%PDF whole body"),))
+    leena.upstream.expire_token_after_calls = 1  # the upload itself gets 401
+    result, _ = answers(connector, [entry])
+    assert leena.upstream.steps() == ["token", "upload", "token", "upload", "sync", "complete"]
+    [attachment_id] = leena.upstream.articles[f"{entry.id}$en"]["attachments"]
+    assert leena.upstream.attachments[attachment_id]["content"] == b"%PDF whole body"
+    assert isinstance(result[entry.id], PushAccepted)
