@@ -383,7 +383,10 @@ class UpstreamHttpClient:
             retry_after = self._clamped_retry_after(response)
             raise RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
         if status >= 500:
-            raise UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+            unavailable = UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+            # A 503 may say when to come back too: kept for callers that do their own backoff (Leena's).
+            unavailable.retry_after = self._clamped_retry_after(response)
+            raise unavailable
         excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
         message = f"Upstream rejected {what} with {status}: {excerpt}"
         raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)

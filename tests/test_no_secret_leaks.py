@@ -39,13 +39,14 @@ from tests.fakes.confluence import FakeAtlassian
 from tests.fakes.confluence_fixtures import seed_spaces
 from tests.fakes.echoing import EchoingUpstream
 from tests.fakes.haiilo import FakeHaiilo, HaiiloTenant
+from tests.fakes.leena import FakeLeena
 from tests.fakes.notes import NotesServer
 from tests.fakes.shelf import ShelfServer
 from tests.worker_process import WorkerProcess
 from webhooks.signing import SIGNATURE_HEADER, signature_for
 
 API = "/api/v1/integrations/"
-COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "shelf", "shelf-two-way"}
+COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "shelf", "shelf-two-way", "leena"}
 DEBUG_LOGGERS = ("", "httpx", "httpcore", "django", "celery", "kombu", "connectors", "integrations", "webhooks")
 
 
@@ -116,6 +117,7 @@ class Upstreams:
     shelf: ShelfServer
     haiilo: FakeHaiilo
     atlassian: FakeAtlassian
+    leena: FakeLeena
     authorizations: list[list[str]]  # per fake server, the Authorization headers it received
 
     def wire(self) -> str:
@@ -131,13 +133,17 @@ def upstreams(monkeypatch) -> Iterator[Upstreams]:
         ShelfServer() as shelf,
         FakeHaiilo(HaiiloTenant(client_id="tributary-leak", client_secret=marked("haiilosecret"))) as haiilo,
         FakeAtlassian(validate=False) as atlassian,
+        FakeLeena() as leena,
     ):
         notes.upstream.api_key = marked("notesapikey")
         shelf.upstream.api_key = marked("shelfapikey")
         atlassian.model.api_token = marked("confluenceapitoken")
-        servers = (notes.server, shelf.server, haiilo.server, *atlassian.servers.values())
+        leena.upstream.client_secret, leena.upstream.password = marked("leenasecret"), marked("leenapassword")
+        servers = (notes.server, shelf.server, haiilo.server, *atlassian.servers.values(), leena.server)
         authorizations = [authorizations_recorded(server) for server in servers]
-        yield Upstreams(notes=notes, shelf=shelf, haiilo=haiilo, atlassian=atlassian, authorizations=authorizations)
+        yield Upstreams(
+            notes=notes, shelf=shelf, haiilo=haiilo, atlassian=atlassian, leena=leena, authorizations=authorizations
+        )
 
 
 @dataclass
@@ -263,6 +269,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         "Published": {"type": "shelf", "config": {"base_url": shelf.url, "api_key": shelf.upstream.api_key}},
         "Shelf both ways": {"type": "shelf-two-way", "config": {
             "base_url": shelf.url, "api_key": shelf.upstream.api_key}},
+        "Leena": {"type": "leena", "config": upstreams.leena.config()},
     }  # fmt: skip
     ids = {"Deploys": webhook.json()["id"]}
     for name, body in configs.items():
@@ -270,7 +277,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         assert created.status_code == 201, created.text
         ids[name] = created.json()["id"]
     ids["Wiki (OAuth)"] = oauth_connected(api, hub, str(org.id))
-    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in ("Published", "Shelf both ways"))}
+    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in ("Published", "Shelf both ways", "Leena"))}
 
     delivery = json.dumps({"text": "Deployment completed for v2.4.1", "author": "ci"}).encode()
     received = api(
@@ -337,6 +344,9 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
 
     wire, token_requests = upstreams.wire(), json.dumps(atlassian.auth_log.token_requests)
     atlassian_tokens = atlassian.model.tokens
+    leena = upstreams.leena.upstream
+    assert leena.tokens and leena.completed
+    leena_sent = {call.token for call in leena.calls if call.token}
     assert haiilo.tenant.tokens and len(atlassian_tokens.access) >= 2 and atlassian_tokens.refresh_rotated
     upstream_secrets = [
         # (secret, what the upstream received: the search must find it there, in the form it travels in)
@@ -345,6 +355,10 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         (Secret("haiilo client_secret", haiilo.tenant.client_secret, basic_user=haiilo.tenant.client_id), wire),
         (Secret("confluence api_token", atlassian.model.api_token, basic_user=atlassian.model.email), wire),
         (Secret("atlassian client_secret", fake_confluence.CLIENT_SECRET), token_requests),
+        (Secret("leena client_secret", leena.client_secret, basic_user=leena.client_id), wire),
+        (Secret("leena password", leena.password), "\n".join(leena.token_bodies)),
+        # Tokens a probe asked for were never sent on: only those the article calls carried are on the wire.
+        *((Secret("leena access token", token), wire if token in leena_sent else None) for token in leena.tokens),
         *((Secret("haiilo access token", token), wire) for token in haiilo.tenant.tokens),
         *((Secret("atlassian access token", token), wire) for token in atlassian_tokens.access),
         *((Secret("atlassian refresh token", token), token_requests) for token in atlassian_tokens.refresh_rotated),
