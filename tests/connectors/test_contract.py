@@ -355,8 +355,8 @@ class TwoWay(Connector, PullSource, PushDestination):
 class CallbacksOnly(Connector, SignedCallbacks):
     info = info("callbacks")
 
-    def callback_record(self, payload, *, raw_body, signed_id):
-        return None
+    def callback_items(self, payload, *, raw_body, signed_id):
+        return ()
 
 
 class PushOnly(Connector, PushDestination):
