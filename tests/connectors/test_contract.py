@@ -38,6 +38,8 @@ TEST_ONLY = (
     "tests.integrations.test_capabilities:Relay",
     "tests.integrations.test_oauth:FakeOAuthConnector",
     "tests.integrations.test_sync_service:ScriptedSource",
+    "tests.fakes.status_callbacks:StatusDeskConnector",
+    "tests.fakes.status_callbacks:OpenStatusConnector",
 )
 KNORA_FIELD_TYPES = {"text", "password", "select", "boolean", "number"}
 LISTING_TYPES: dict[str, type | tuple[type, ...]] = {
