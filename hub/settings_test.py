@@ -18,7 +18,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # same broker can take its tasks. The worker started by the tests gets this name passed in.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default=f"tributary-test-{os.getpid()}")
 # A small pull connector over a fake upstream, to test sync jobs end to end in a real worker.
-EXTRA_CONNECTORS = ["tests.fakes.notes.NotesConnector"]
+EXTRA_CONNECTORS = [
+    "tests.fakes.notes.NotesConnector",
+    "tests.fakes.shelf.ShelfDestination",
+    "tests.fakes.shelf.ShelfTwoWay",
+]
 # No manifest to build before each run: static files keep their names (the console's test server
 # collects them first and serves them through WhiteNoise).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

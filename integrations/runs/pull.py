@@ -9,9 +9,11 @@ from collections import Counter
 from django.db import DataError, IntegrityError, transaction
 
 from connectors.base import Checkpoint, Connector, Deletion, Found, Record, RecordFailure, Skipped, Warning
+from connectors.capabilities import PushDestination
 from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
 from integrations.models import Integration
 from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
+from integrations.runs.push import remote_ids_written_by
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ BATCH_SIZE = 2000
 PROGRESS_INTERVAL = 1.0
 # What a database (or the adaptation of a value for it) raises about one row's data: a column's
 # limit or type, a constraint or trigger, a value the driver cannot send.
+ECHO_REASON = "written upstream by this hub's own push"
 RECORD_WRITE_ERRORS = (DataError, IntegrityError, ValueError, TypeError, OverflowError)
 
 
@@ -60,12 +63,17 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
     pending = _PendingWrites()
     skipped_reasons: Counter[str] = Counter()
     last_flush = time.monotonic()
+    # A two-way connector must not pull back in what its own push wrote upstream (no echo).
+    guards_echo = isinstance(connector, PushDestination)
 
     def flush() -> None:
         nonlocal last_flush
         last_flush = time.monotonic()
         with transaction.atomic():
             lease.hold()
+            if guards_echo and (echoes := _echoes_drop(integration, pending)):
+                counters.skipped += echoes
+                skipped_reasons[ECHO_REASON] += echoes
             _pending_write(integration, pending, log, counters)
             job_progress_save(lease, counters, log)
         pending.clear()
@@ -103,6 +111,17 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
     for reason, count in skipped_reasons.most_common():
         log.add("info", f"Skipped {count} record(s): {reason}.")
     flush()
+
+
+def _echoes_drop(integration: Integration, pending: _PendingWrites) -> int:
+    """Drop the records this hub's push created upstream; returns how many."""
+    written = remote_ids_written_by(integration, [record.external_id for record in pending.records])
+    if not written:
+        return 0
+    kept = [record for record in pending.records if record.external_id not in written]
+    dropped = len(pending.records) - len(kept)
+    pending.records = kept
+    return dropped
 
 
 def _pending_write(integration: Integration, pending: _PendingWrites, log: JobLog, counters: Counters) -> None:

@@ -49,10 +49,12 @@ SNAPSHOT_FIELDS = (
 )
 
 
-def entries_in_scope(destination: Integration) -> QuerySet[KnowledgeEntry]:
-    """The entries of the destination's sources (never its own)."""
+def entries_in_scope(destination: Integration, source_ids: Sequence[Any] | None = None) -> QuerySet[KnowledgeEntry]:
+    """The entries of the destination's sources (never its own); `source_ids` when already looked up."""
+    if source_ids is None:
+        source_ids = destination_source_ids(destination)
     return KnowledgeEntry.objects.filter(
-        organisation_id=destination.organisation_id, integration_id__in=destination_source_ids(destination)
+        organisation_id=destination.organisation_id, integration_id__in=list(source_ids)
     ).exclude(integration_id=destination.pk)
 
 
@@ -60,25 +62,25 @@ def _accepted(destination: Integration):
     return PushLedgerEntry.objects.filter(destination=destination, entry=OuterRef("pk"), accepted_at__isnull=False)
 
 
-def entries_due(destination: Integration) -> QuerySet[KnowledgeEntry]:
+def entries_due(destination: Integration, source_ids: Sequence[Any] | None = None) -> QuerySet[KnowledgeEntry]:
     """New or changed since last accepted (by content hash), or tombstoned since accepted."""
     accepted = _accepted(destination)
     current = accepted.filter(accepted_hash=OuterRef("content_hash"), accepted_deleted=False)
     live_copy_upstream = accepted.filter(accepted_deleted=False)
     return (
-        entries_in_scope(destination)
+        entries_in_scope(destination, source_ids)
         .alias(has_current=Exists(current), has_live_copy=Exists(live_copy_upstream))
         .filter(Q(deleted_at__isnull=True, has_current=False) | Q(deleted_at__isnull=False, has_live_copy=True))
     )
 
 
-def entries_unchanged_count(destination: Integration) -> int:
+def entries_unchanged_count(destination: Integration, source_ids: Sequence[Any] | None = None) -> int:
     """Entries in scope whose current state the destination already accepted."""
     accepted = _accepted(destination)
     same_content = accepted.filter(accepted_hash=OuterRef("content_hash"), accepted_deleted=False)
     same_tombstone = accepted.filter(accepted_deleted=True)
     return (
-        entries_in_scope(destination)
+        entries_in_scope(destination, source_ids)
         .alias(same=Exists(same_content), gone=Exists(same_tombstone))
         .filter(Q(deleted_at__isnull=True, same=True) | Q(deleted_at__isnull=False, gone=True))
         .count()
@@ -92,10 +94,12 @@ def push_run(
 
     Counters, for a push: found = offered (due when the run began), synced = sent, imported =
     accepted, created = created remotely, skipped = unchanged, failed = refused or not answered."""
-    position = push_position_resumed(lease, destination, counters, log)
+    # The sources are read once per attempt: one deleted meanwhile is left out from the next run on.
+    source_ids = destination_source_ids(destination)
+    position = push_position_resumed(lease, destination, source_ids, counters, log)
     after = position.get("after")
     batch_size = max(1, min(int(connector.push_batch_size()), MAX_BATCH_SIZE))
-    while batch := _next_batch(destination, after, batch_size):
+    while batch := _next_batch(destination, source_ids, after, batch_size):
         answers = _batch_push(connector, batch, log)
         after = batch[-1].id
         with transaction.atomic():
@@ -119,7 +123,9 @@ def push_position_saved(lease: Lease, destination: Integration) -> dict[str, Any
     return saved if saved.get("job_id") == str(lease.job.pk) else None
 
 
-def push_position_resumed(lease: Lease, destination: Integration, counters: Counters, log: JobLog) -> dict[str, Any]:
+def push_position_resumed(
+    lease: Lease, destination: Integration, source_ids: Sequence[Any], counters: Counters, log: JobLog
+) -> dict[str, Any]:
     """Where this job's push stands: its own saved position (a resumed job, whose figures go on), or the
     start, where what is due and what is unchanged are counted once."""
     if (saved := push_position_saved(lease, destination)) is not None:
@@ -127,8 +133,8 @@ def push_position_resumed(lease: Lease, destination: Integration, counters: Coun
         counters.synced, counters.imported, counters.created = restored.synced, restored.imported, restored.created
         counters.failed, counters.found, counters.skipped = restored.failed, saved.get("offered"), restored.skipped
         return saved
-    counters.found = entries_due(destination).count()
-    counters.skipped = entries_unchanged_count(destination)
+    counters.found = entries_due(destination, source_ids).count()
+    counters.skipped = entries_unchanged_count(destination, source_ids)
     position = {
         "job_id": str(lease.job.pk),
         "after": None,
@@ -143,8 +149,8 @@ def push_position_resumed(lease: Lease, destination: Integration, counters: Coun
     return position
 
 
-def _next_batch(destination: Integration, after: Any, size: int) -> list[EntrySnapshot]:
-    due = entries_due(destination)
+def _next_batch(destination: Integration, source_ids: Sequence[Any], after: Any, size: int) -> list[EntrySnapshot]:
+    due = entries_due(destination, source_ids)
     if after is not None:
         due = due.filter(pk__gt=after)
     rows = list(due.order_by("pk").values(*SNAPSHOT_FIELDS)[:size])
