@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, BinaryIO, ClassVar, Literal
 
 FieldType = Literal["text", "password", "select", "boolean", "number"]
 ActionFieldType = Literal["text", "number", "select", "multiselect"]
@@ -141,6 +141,16 @@ PullItem = Record | Deletion | RecordFailure | Skipped | Checkpoint | Found | Wa
 
 
 @dataclass(frozen=True)
+class FileSnapshot:
+    """A file an entry carries, as a destination receives it: `open()` gives its stored bytes."""
+
+    name: str
+    content_type: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+@dataclass(frozen=True)
 class EntrySnapshot:
     """What a destination receives of a knowledge entry: its content as stored, where it came from,
     and what the destination said of it last time (`remote_id`, None until it accepted it once)."""
@@ -159,6 +169,7 @@ class EntrySnapshot:
     content_hash: str
     deleted: bool
     remote_id: str | None = None
+    files: tuple[FileSnapshot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,7 +190,16 @@ class PushFailed:
     reason: str
 
 
-PushItem = PushAccepted | PushFailed | Warning
+@dataclass(frozen=True)
+class PushSkipped:
+    """The destination leaves the entry out on purpose (nothing it can publish, e.g. no title and no
+    text): counted as skipped, and not offered again until it changes."""
+
+    entry_id: str
+    reason: str
+
+
+PushItem = PushAccepted | PushFailed | PushSkipped | Warning
 
 
 @dataclass(frozen=True)

@@ -69,9 +69,14 @@ class PushDestination(ABC):
     def push_batch_size(self) -> int:
         return self.push_batch_size_default
 
+    def push_failures_fail_the_run(self) -> bool:
+        """Does an entry that failed fail the job at the end (naming each), rather than completing it
+        with the failures counted and logged? Either way the run goes on and they stay due."""
+        return False
+
     @abstractmethod
     def push_batch(self, entries: Sequence[EntrySnapshot]) -> Iterable[PushItem]:
-        """One PushAccepted or PushFailed per entry (by `entry_id`), and any Warning."""
+        """One PushAccepted, PushFailed or PushSkipped per entry (by `entry_id`), and any Warning."""
 
     def push_finish(self, *, accepted: int) -> Iterable[Warning]:
         """Called once after the last batch of a run that got that far (e.g. to start remote indexing)."""

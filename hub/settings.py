@@ -187,6 +187,8 @@ SYNC_RETRY_COUNTDOWN_MAX_SECONDS = env.int("SYNC_RETRY_COUNTDOWN_MAX_SECONDS", d
 CELERY_BEAT_SCHEDULE = {
     # Resumes (or fails) jobs whose worker stopped heartbeating; cheap when there are none.
     "reap-stale-sync-jobs": {"task": "integrations.reap_stale_sync_jobs", "schedule": 30.0},
+    # Starts the runs due by their integration's `sync_interval_minutes` (integrations.runs.schedule).
+    "start-due-runs": {"task": "integrations.start_due_runs", "schedule": 30.0},
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "results", "control"):

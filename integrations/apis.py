@@ -31,6 +31,7 @@ from integrations.serializers import (
 )
 
 TAGS = ["integrations"]
+SCHEDULE_FIELDS = ("sync_interval_minutes", "run_after_sources")
 
 
 def _integration(request: Request, integration_id):
@@ -67,6 +68,8 @@ class IntegrationListCreateApi(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         organisation = request.auth.organisation
+        # Ours beside Knora's fields; left out, a new integration is manual only and a finalised grant keeps its own.
+        schedule = {key: data[key] for key in SCHEDULE_FIELDS if key in data}
         if data.get("pending_integration_id"):
             # 201 for a re-authorisation too (Knora's POST / answers 201); the body is the integration updated.
             integration = services.integration_finalize_pending(
@@ -76,6 +79,7 @@ class IntegrationListCreateApi(APIView):
                 type=data["type"],
                 name=data["name"],
                 config=data["config"],
+                **schedule,
             )
             shown_once = {}
         else:
@@ -85,6 +89,7 @@ class IntegrationListCreateApi(APIView):
                 type=data["type"],
                 name=data["name"],
                 config=data["config"],
+                **schedule,
             )
         # Knora's fields, plus a webhook's signing secret and URL, shown this once.
         body = {**IntegrationOutput(integration).data, **shown_once}

@@ -189,7 +189,7 @@ class PushLedgerEntry(models.Model):
     again only when its content hash or its tombstone differs from what is recorded here."""
 
     destination = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="+", db_index=False)
-    entry = models.ForeignKey(KnowledgeEntry, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(KnowledgeEntry, on_delete=models.CASCADE, related_name="push_ledger")
     # The entry's content hash when the destination last accepted it ("" until it accepted it once),
     # and whether what it accepted was the tombstone.
     accepted_hash = models.CharField(max_length=64, blank=True, default="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from hub.schema import ListOutput
+from integrations.services import MAX_SYNC_INTERVAL_MINUTES
 
 
 class IntegrationOutput(serializers.Serializer):
@@ -17,6 +18,9 @@ class IntegrationOutput(serializers.Serializer):
     created_by = serializers.UUIDField(source="created_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    # Ours, beside Knora's fields: the schedule.
+    sync_interval_minutes = serializers.IntegerField(allow_null=True)
+    run_after_sources = serializers.BooleanField()
 
 
 class IntegrationCreatedOutput(IntegrationOutput):
@@ -26,16 +30,54 @@ class IntegrationCreatedOutput(IntegrationOutput):
     webhook_url = serializers.URLField(required=False)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "5", 5.0 and true, which a schedule never means."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: DRF's BooleanField also takes "yes", 1 and "on"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+def _sync_interval_field(**kwargs) -> StrictIntegerField:
+    return StrictIntegerField(
+        min_value=1,
+        max_value=MAX_SYNC_INTERVAL_MINUTES,
+        allow_null=True,
+        help_text="Start a run every this many minutes (ours, beside Knora's fields); null: manual only.",
+        **kwargs,
+    )
+
+
+def _run_after_sources_field(**kwargs) -> StrictBooleanField:
+    return StrictBooleanField(
+        help_text="A destination only: run after each successful sync of one of its sources (ours).", **kwargs
+    )
+
+
 class IntegrationCreateInput(serializers.Serializer):
     type = serializers.CharField(max_length=50)
     name = serializers.CharField(min_length=1, max_length=255)
     config = serializers.DictField(required=False, default=dict)
     pending_integration_id = serializers.UUIDField(required=False, allow_null=True)
+    sync_interval_minutes = _sync_interval_field(required=False)
+    run_after_sources = _run_after_sources_field(required=False)
 
 
 class IntegrationUpdateInput(serializers.Serializer):
     name = serializers.CharField(min_length=1, max_length=255, required=False)
     config = serializers.DictField(required=False)
+    sync_interval_minutes = _sync_interval_field(required=False)
+    run_after_sources = _run_after_sources_field(required=False)
 
 
 class ConfigFieldOutput(serializers.Serializer):

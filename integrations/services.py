@@ -12,15 +12,29 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import ConfigInvalid, Connector, PreviewResult, ProbeResult
-from connectors.capabilities import Preview, Probe, SignedCallbacks
+from connectors.capabilities import SOURCES_FIELD, Preview, Probe, PushDestination, SignedCallbacks
 from connectors.errors import ConnectorUnavailable, UpstreamError
 from hub.errors import ApiError, ErrorCode
 from hub.models import Membership, Organisation, Role, User
 from integrations.models import Integration, IntegrationStatus
 from integrations.selectors import integration_count
+from integrations.sources import source_ids_parse, sources_errors
 from webhooks.signing import new_signing_secret
 
 logger = logging.getLogger(__name__)
+
+# A schedule longer than a year is a typo, not a plan.
+MAX_SYNC_INTERVAL_MINUTES = 525_600
+
+
+class _NotGiven:
+    """A PATCH field left out (None is a value there: `sync_interval_minutes: null` means manual only)."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 
 def connector_class_or_error(connector_type: str) -> type[Connector]:
@@ -43,6 +57,63 @@ def validated_config(connector_cls: type[Connector], config: dict[str, Any]) -> 
         raise ApiError(ErrorCode.VALIDATION_ERROR, "The connector config is invalid.", details) from exc
 
 
+def organisation_config(
+    connector_cls: type[Connector],
+    config: dict[str, Any],
+    *,
+    organisation_id: Any,
+    integration_id: Any = None,
+    accepted_sources: Any = None,
+) -> dict[str, Any]:
+    """`validated_config`, plus what only the organisation can tell: a destination's `sources` must name
+    its own source integrations (reported as `config.sources`, like any other config field).
+
+    `accepted_sources` is the stored value on a PATCH: ids accepted before and deleted since are kept
+    (they drop out when the destination runs) rather than refusing every later edit of the config."""
+    clean = validated_config(connector_cls, config)
+    if any(field.key == SOURCES_FIELD.key for field in connector_cls.info.config_schema):
+        message = sources_errors(
+            organisation_id=organisation_id,
+            value=clean.get(SOURCES_FIELD.key),
+            destination_id=integration_id,
+            accepted=source_ids_parse(accepted_sources),
+        )
+        if message:
+            details = {f"config.{SOURCES_FIELD.key}": [message]}
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "The connector config is invalid.", details)
+    return clean
+
+
+def schedule_check(connector_cls: type[Connector], *, sync_interval_minutes: Any, run_after_sources: Any) -> None:
+    """The schedule fields, checked here too so every caller (not only the API's serializers) is held to them."""
+    errors: dict[str, list[str]] = {}
+    if sync_interval_minutes is not NOT_GIVEN and sync_interval_minutes is not None:
+        if isinstance(sync_interval_minutes, bool) or not isinstance(sync_interval_minutes, int):
+            errors["sync_interval_minutes"] = ["A valid integer is required."]
+        elif not 1 <= sync_interval_minutes <= MAX_SYNC_INTERVAL_MINUTES:
+            errors["sync_interval_minutes"] = [f"Must be between 1 and {MAX_SYNC_INTERVAL_MINUTES} (a year), or null."]
+    if run_after_sources is not NOT_GIVEN and not isinstance(run_after_sources, bool):
+        errors["run_after_sources"] = ["Must be true or false."]
+    elif run_after_sources is True and not issubclass(connector_cls, PushDestination):
+        errors["run_after_sources"] = [
+            "Only a destination can run after its sources; this connector publishes nothing."
+        ]
+    if errors:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", errors)
+
+
+def _schedule_apply(integration: Integration, *, sync_interval_minutes: Any, run_after_sources: Any) -> list[str]:
+    """Set the schedule fields that were given; returns the columns changed."""
+    fields = []
+    if sync_interval_minutes is not NOT_GIVEN:
+        integration.sync_interval_minutes = sync_interval_minutes
+        fields.append("sync_interval_minutes")
+    if run_after_sources is not NOT_GIVEN:
+        integration.run_after_sources = run_after_sources
+        fields.append("run_after_sources")
+    return fields
+
+
 def plan_limit_check(*, organisation: Organisation) -> None:
     """403 PLAN_UPGRADE_REQUIRED when the organisation has as many integrations as its plan allows."""
     limit = organisation.plan.max_integrations
@@ -60,16 +131,30 @@ def webhook_url(integration: Integration) -> str:
 
 
 def integration_create(
-    *, organisation: Organisation, user: User, type: str, name: str, config: dict[str, Any]
+    *,
+    organisation: Organisation,
+    user: User | None,
+    type: str,
+    name: str,
+    config: dict[str, Any],
+    sync_interval_minutes: int | None = None,
+    run_after_sources: bool = False,
 ) -> tuple[Integration, dict[str, Any]]:
     """Create an integration. Returns it and what is shown only once (a webhook's secret and URL)."""
     connector_cls = connector_class_or_error(type)
+    schedule_check(connector_cls, sync_interval_minutes=sync_interval_minutes, run_after_sources=run_after_sources)
     if connector_cls.probe_on_create:
         # Checked before the live call (same order of errors), and again under the lock below.
         plan_limit_check(organisation=organisation)
-        credentials_live_check(connector_cls, validated_config(connector_cls, config))
+        clean_config = organisation_config(connector_cls, config, organisation_id=organisation.id)
+        credentials_live_check(connector_cls, clean_config)
     return _integration_create_locked(
-        organisation=organisation, user=user, connector_cls=connector_cls, name=name, config=config
+        organisation=organisation,
+        user=user,
+        connector_cls=connector_cls,
+        name=name,
+        config=config,
+        schedule={"sync_interval_minutes": sync_interval_minutes, "run_after_sources": run_after_sources},
     )
 
 
@@ -89,14 +174,20 @@ def _probe_result_check(connector: Connector) -> None:
 
 @transaction.atomic
 def _integration_create_locked(
-    *, organisation: Organisation, user: User, connector_cls: type[Connector], name: str, config: dict[str, Any]
+    *,
+    organisation: Organisation,
+    user: User | None,
+    connector_cls: type[Connector],
+    name: str,
+    config: dict[str, Any],
+    schedule: dict[str, Any],
 ) -> tuple[Integration, dict[str, Any]]:
     type = connector_cls.info.type
     # Lock the organisation row so two concurrent creates cannot both pass the plan limit.
     Organisation.objects.select_for_update().filter(id=organisation.id).first()
     plan_limit_check(organisation=organisation)
-    clean_config = validated_config(connector_cls, config)
-    integration = Integration(organisation=organisation, type=type, name=name, created_by=user)
+    clean_config = organisation_config(connector_cls, config, organisation_id=organisation.id)
+    integration = Integration(organisation=organisation, type=type, name=name, created_by=user, **schedule)
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
     if issubclass(connector_cls, SignedCallbacks):
@@ -111,7 +202,15 @@ def _integration_create_locked(
 
 @transaction.atomic
 def integration_finalize_pending(
-    *, organisation: Organisation, user: User, pending_id: uuid.UUID, type: str, name: str, config: dict[str, Any]
+    *,
+    organisation: Organisation,
+    user: User,
+    pending_id: uuid.UUID,
+    type: str,
+    name: str,
+    config: dict[str, Any],
+    sync_interval_minutes: Any = NOT_GIVEN,
+    run_after_sources: Any = NOT_GIVEN,
 ) -> Integration:
     """Turn a pending OAuth grant into a usable integration.
 
@@ -135,15 +234,23 @@ def integration_finalize_pending(
             details={"type": [f"The pending integration is of type {integration.type!r}."]},
         )
     connector_cls = connector_class_or_error(type)
+    schedule = {"sync_interval_minutes": sync_interval_minutes, "run_after_sources": run_after_sources}
+    schedule_check(connector_cls, **schedule)
     if integration.pending_for_id is not None:
-        return _reauthorisation_apply(pending=integration, connector_cls=connector_cls, name=name, config=config)
+        return _reauthorisation_apply(
+            pending=integration, connector_cls=connector_cls, name=name, config=config, schedule=schedule
+        )
     plan_limit_check(organisation=organisation)
-    integration.config = validated_config(connector_cls, config)
+    integration.config = organisation_config(
+        connector_cls, config, organisation_id=organisation.id, integration_id=integration.id
+    )
     integration.name = name
     integration.is_pending = False
     integration.pending_until = None
     integration.status = IntegrationStatus.ACTIVE
-    integration.save(update_fields=["config_sealed", "name", "is_pending", "pending_until", "status", "updated_at"])
+    fields = ["config_sealed", "name", "is_pending", "pending_until", "status", "updated_at"]
+    fields += _schedule_apply(integration, **schedule)
+    integration.save(update_fields=fields)
     return integration
 
 
@@ -155,7 +262,7 @@ def _admin_recheck(*, organisation: Organisation, user: User) -> None:
 
 
 def _reauthorisation_apply(
-    *, pending: Integration, connector_cls: type[Connector], name: str, config: dict[str, Any]
+    *, pending: Integration, connector_cls: type[Connector], name: str, config: dict[str, Any], schedule: dict[str, Any]
 ) -> Integration:
     """The new tokens onto the integration; its config changes only when one is given."""
     target = (
@@ -169,8 +276,15 @@ def _reauthorisation_apply(
     target.name = name
     fields = ["credentials_sealed", "name", "updated_at"]
     if config:
-        target.config = validated_config(connector_cls, config)
+        target.config = organisation_config(
+            connector_cls,
+            config,
+            organisation_id=target.organisation_id,
+            integration_id=target.id,
+            accepted_sources=target.config.get(SOURCES_FIELD.key),
+        )
         fields.append("config_sealed")
+    fields += _schedule_apply(target, **schedule)
     if target.status == IntegrationStatus.ERROR:
         target.status = IntegrationStatus.ACTIVE
         fields.append("status")
@@ -180,16 +294,25 @@ def _reauthorisation_apply(
 
 
 def integration_update(
-    *, integration: Integration, name: str | None = None, config: dict[str, Any] | None = None
+    *,
+    integration: Integration,
+    name: str | None = None,
+    config: dict[str, Any] | None = None,
+    sync_interval_minutes: Any = NOT_GIVEN,
+    run_after_sources: Any = NOT_GIVEN,
 ) -> Integration:
-    """Rename or reconfigure; only the columns changed are written, so a running sync's checkpoint and
-    rotated tokens survive a PATCH made from a row read before them."""
+    """Rename, reconfigure or reschedule; only the columns changed are written, so a running sync's
+    checkpoint and rotated tokens survive a PATCH made from a row read before them."""
     fields = ["updated_at"]
+    schedule = {"sync_interval_minutes": sync_interval_minutes, "run_after_sources": run_after_sources}
+    if any(value is not NOT_GIVEN for value in schedule.values()):
+        schedule_check(connector_class_or_error(integration.type), **schedule)
     if name is not None:
         integration.name = name
         fields.append("name")
     if config is not None:
         connector_cls = connector_class_or_error(integration.type)
+        stored_sources = integration.config.get(SOURCES_FIELD.key)
         rebound = _secret_binding_changed(connector_cls, stored=integration.config, given=config)
         if rebound:
             # The stored secrets were given for another host or account: never send them to the new one.
@@ -198,7 +321,13 @@ def integration_update(
         else:
             # Secret fields left out of a PATCH keep their stored value, so a form need not resend them.
             merged = {**_secret_fields(connector_cls, integration.config), **config}
-        integration.config = validated_config(connector_cls, merged)
+        integration.config = organisation_config(
+            connector_cls,
+            merged,
+            organisation_id=integration.organisation_id,
+            integration_id=integration.id,
+            accepted_sources=stored_sources,
+        )
         fields.append("config_sealed")
         if rebound:
             # Cached tokens (an access token, an OAuth grant) belong to the old host or account.
@@ -207,6 +336,7 @@ def integration_update(
         if connector_cls.probe_on_create:
             # New credentials or a new selection are checked live, with the stored tokens if any.
             _probe_result_check(connector_for_request(integration))
+    fields += _schedule_apply(integration, **schedule)
     integration.save(update_fields=fields)
     return integration
 

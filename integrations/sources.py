@@ -8,6 +8,7 @@ config is written (`sources_errors`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from connectors.capabilities import PullSource, SignedCallbacks
@@ -46,9 +47,14 @@ def destination_source_ids(destination: Integration) -> list[uuid.UUID]:
     return list(integrations.values_list("pk", flat=True))
 
 
-def sources_errors(*, organisation_id: Any, value: Any, destination_id: Any = None) -> str | None:
+def sources_errors(
+    *, organisation_id: Any, value: Any, destination_id: Any = None, accepted: Iterable[str] = ()
+) -> str | None:
     """Why `value` cannot be a destination's `sources` (None when it can): every id must be one of the
-    organisation's source integrations, other than the destination itself."""
+    organisation's source integrations, other than the destination itself.
+
+    Ids in `accepted` (the value stored before a PATCH) passed these checks already; one of them that no
+    longer exists was deleted since, and is kept (it drops out at run time) instead of being refused."""
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -57,18 +63,19 @@ def sources_errors(*, organisation_id: Any, value: Any, destination_id: Any = No
     malformed = [value for value in named if _as_uuid(value) is None]
     if malformed:
         return f"Not an integration id: {malformed[0][:80]}."
-    if destination_id is not None and str(destination_id).lower() in named:
+    # Compared in one spelling: `{…}`, `urn:uuid:…` and hex without dashes name the same integration.
+    ids = list(dict.fromkeys(str(_as_uuid(value)) for value in named))
+    if destination_id is not None and str(destination_id) in ids:
         return "A destination cannot be its own source."
     known = {
         str(pk): connector_type
-        for pk, connector_type in _organisation_sources(organisation_id)
-        .filter(pk__in=[_as_uuid(value) for value in named])
-        .values_list("pk", "type")
+        for pk, connector_type in _organisation_sources(organisation_id).filter(pk__in=ids).values_list("pk", "type")
     }
-    unknown = [value for value in named if str(_as_uuid(value)) not in known]
+    deleted_since = {str(_as_uuid(value)) for value in accepted if _as_uuid(value)} - known.keys()
+    unknown = [value for value in ids if value not in known and value not in deleted_since]
     if unknown:
         return f"No integration {unknown[0]} in this organisation."
-    not_sources = [value for value in named if not _is_source_type(known[str(_as_uuid(value))])]
+    not_sources = [value for value in ids if value in known and not _is_source_type(known[value])]
     if not_sources:
         return f"Integration {not_sources[0]} is not a source: it holds no entries to publish."
     return None

@@ -5,6 +5,7 @@ from celery import shared_task
 from integrations.oauth import oauth_leftovers_delete
 from integrations.runs.engine import sync_job_run
 from integrations.runs.jobs import sync_jobs_reap_stale
+from integrations.runs.schedule import runs_due_start
 
 MAX_SYNC_RETRIES = 3
 
@@ -20,6 +21,11 @@ def run_sync_job(self, job_id: str, org_id: str) -> str:
 @shared_task(name="integrations.reap_stale_sync_jobs")
 def reap_stale_sync_jobs() -> int:
     return sync_jobs_reap_stale()
+
+
+@shared_task(name="integrations.start_due_runs")
+def start_due_runs() -> int:
+    return runs_due_start()
 
 
 @shared_task(name="integrations.delete_oauth_leftovers")

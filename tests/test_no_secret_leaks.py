@@ -40,11 +40,12 @@ from tests.fakes.confluence_fixtures import seed_spaces
 from tests.fakes.echoing import EchoingUpstream
 from tests.fakes.haiilo import FakeHaiilo, HaiiloTenant
 from tests.fakes.notes import NotesServer
+from tests.fakes.shelf import ShelfServer
 from tests.worker_process import WorkerProcess
 from webhooks.signing import SIGNATURE_HEADER, signature_for
 
 API = "/api/v1/integrations/"
-COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence"}
+COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "shelf", "shelf-two-way"}
 DEBUG_LOGGERS = ("", "httpx", "httpcore", "django", "celery", "kombu", "connectors", "integrations", "webhooks")
 
 
@@ -112,6 +113,7 @@ def authorizations_recorded(server) -> list[str]:
 @dataclass
 class Upstreams:
     notes: NotesServer
+    shelf: ShelfServer
     haiilo: FakeHaiilo
     atlassian: FakeAtlassian
     authorizations: list[list[str]]  # per fake server, the Authorization headers it received
@@ -126,14 +128,16 @@ def upstreams(monkeypatch) -> Iterator[Upstreams]:
     monkeypatch.setattr(fake_confluence, "CLIENT_SECRET", marked("atlassianclientsecret"))
     with (
         NotesServer() as notes,
+        ShelfServer() as shelf,
         FakeHaiilo(HaiiloTenant(client_id="tributary-leak", client_secret=marked("haiilosecret"))) as haiilo,
         FakeAtlassian(validate=False) as atlassian,
     ):
         notes.upstream.api_key = marked("notesapikey")
+        shelf.upstream.api_key = marked("shelfapikey")
         atlassian.model.api_token = marked("confluenceapitoken")
-        servers = (notes.server, haiilo.server, *atlassian.servers.values())
+        servers = (notes.server, shelf.server, haiilo.server, *atlassian.servers.values())
         authorizations = [authorizations_recorded(server) for server in servers]
-        yield Upstreams(notes=notes, haiilo=haiilo, atlassian=atlassian, authorizations=authorizations)
+        yield Upstreams(notes=notes, shelf=shelf, haiilo=haiilo, atlassian=atlassian, authorizations=authorizations)
 
 
 @dataclass
@@ -223,7 +227,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
     password, admin_password = marked("loginpassword"), marked("adminpassword")
     member = make_member(org, Role.ADMIN, email="ann@leaky.example", password=password)
     User.objects.create_superuser("operator@leaky.example", admin_password)
-    notes, haiilo, atlassian = upstreams.notes, upstreams.haiilo, upstreams.atlassian
+    notes, shelf, haiilo, atlassian = upstreams.notes, upstreams.shelf, upstreams.haiilo, upstreams.atlassian
     notes.upstream.put("n1", "Runbook", "Restart the service, then check the queue.")
     notes.upstream.put("n2", "On call", "Page the on-call engineer.")
     haiilo.tenant.generate(40, update_share=0.2)
@@ -255,6 +259,10 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         "Wiki (Basic)": {"type": "confluence", "config": {
             "site_url": atlassian.site_url, "email": atlassian.model.email,
             "api_token": atlassian.model.api_token, "spaces": "ENG"}},
+        # Destinations last: their runs publish what the sources brought in.
+        "Published": {"type": "shelf", "config": {"base_url": shelf.url, "api_key": shelf.upstream.api_key}},
+        "Shelf both ways": {"type": "shelf-two-way", "config": {
+            "base_url": shelf.url, "api_key": shelf.upstream.api_key}},
     }  # fmt: skip
     ids = {"Deploys": webhook.json()["id"]}
     for name, body in configs.items():
@@ -262,6 +270,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         assert created.status_code == 201, created.text
         ids[name] = created.json()["id"]
     ids["Wiki (OAuth)"] = oauth_connected(api, hub, str(org.id))
+    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in ("Published", "Shelf both ways"))}
 
     delivery = json.dumps({"text": "Deployment completed for v2.4.1", "author": "ci"}).encode()
     received = api(
@@ -332,6 +341,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
     upstream_secrets = [
         # (secret, what the upstream received: the search must find it there, in the form it travels in)
         (Secret("notes api_key", notes.upstream.api_key), wire),
+        (Secret("shelf api_key", upstreams.shelf.upstream.api_key), wire),
         (Secret("haiilo client_secret", haiilo.tenant.client_secret, basic_user=haiilo.tenant.client_id), wire),
         (Secret("confluence api_token", atlassian.model.api_token, basic_user=atlassian.model.email), wire),
         (Secret("atlassian client_secret", fake_confluence.CLIENT_SECRET), token_requests),

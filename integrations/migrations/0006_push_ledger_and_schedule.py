@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('last_error', models.TextField(blank=True, default='')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('destination', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.integration')),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='integrations.knowledgeentry')),
+                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_ledger', to='integrations.knowledgeentry')),
             ],
             options={
                 'verbose_name_plural': 'push ledger entries',

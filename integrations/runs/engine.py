@@ -29,7 +29,7 @@ from integrations.runs.jobs import (
     job_release_for_retry,
 )
 from integrations.runs.pull import pull_run
-from integrations.runs.push import push_position_saved, push_run
+from integrations.runs.push import PushRunFailed, push_position_saved, push_run
 from integrations.selectors import active_job
 from integrations.services import connector_for
 
@@ -100,10 +100,15 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
         log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
     try:
         with while_waiting(lease.heartbeat):
-            return _run(lease, integration, log, counters, final_attempt=final_attempt)
+            outcome = _run(lease, integration, log, counters, final_attempt=final_attempt)
     except LeaseLost:
         logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)
         return RunOutcome(status="lease_lost")
+    if outcome.status == JobStatus.COMPLETED:
+        from integrations.runs.schedule import destination_runs_after_source  # it imports this module
+
+        destination_runs_after_source(job)
+    return outcome
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
@@ -116,6 +121,8 @@ def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters
             retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
             return job_release_for_retry(lease, log, run.counters, exc.message, retry_in)
         return job_fail(lease, log, run.counters, exc.message)
+    except PushRunFailed as exc:
+        return job_fail(lease, log, run.counters, str(exc))
     except SoftTimeLimitExceeded:
         return job_fail(lease, log, run.counters, "The sync ran past its time limit and was stopped.")
     except Exception as exc:  # a connector bug must not leave the job running

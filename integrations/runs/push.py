@@ -13,14 +13,15 @@ resumed job goes on after the last batch it finished.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
-from connectors.base import EntrySnapshot, PushAccepted, PushFailed, Warning
+from connectors.base import EntrySnapshot, PreviewItem, PreviewResult, PushAccepted, PushFailed, PushSkipped, Warning
 from connectors.capabilities import PushDestination
 from connectors.errors import UpstreamError
 from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
@@ -58,33 +59,49 @@ def entries_in_scope(destination: Integration, source_ids: Sequence[Any] | None 
     ).exclude(integration_id=destination.pk)
 
 
-def _accepted(destination: Integration):
-    return PushLedgerEntry.objects.filter(destination=destination, entry=OuterRef("pk"), accepted_at__isnull=False)
+def _with_ledger(destination: Integration, source_ids: Sequence[Any] | None) -> QuerySet[KnowledgeEntry]:
+    """The entries in scope, each joined (LEFT JOIN) to its ledger row for this destination, if any."""
+    return entries_in_scope(destination, source_ids).annotate(
+        ledger=FilteredRelation("push_ledger", condition=Q(push_ledger__destination=destination))
+    )
+
+
+# Due: a live entry the destination has not accepted as it is now (never, another hash, or as a
+# tombstone), or a tombstone of an entry it accepted alive. Written without negation, so the join stays
+# one LEFT JOIN the database can hash (a negated multi-valued lookup would become a subquery per row).
+DUE = Q(deleted_at__isnull=True) & (
+    Q(ledger__accepted_at__isnull=True)
+    | Q(ledger__accepted_deleted=True)
+    | Q(ledger__accepted_hash__lt=F("content_hash"))
+    | Q(ledger__accepted_hash__gt=F("content_hash"))
+) | Q(deleted_at__isnull=False, ledger__accepted_at__isnull=False, ledger__accepted_deleted=False)
+UNCHANGED = Q(
+    deleted_at__isnull=True,
+    ledger__accepted_at__isnull=False,
+    ledger__accepted_deleted=False,
+    ledger__accepted_hash=F("content_hash"),
+) | Q(deleted_at__isnull=False, ledger__accepted_at__isnull=False, ledger__accepted_deleted=True)
 
 
 def entries_due(destination: Integration, source_ids: Sequence[Any] | None = None) -> QuerySet[KnowledgeEntry]:
     """New or changed since last accepted (by content hash), or tombstoned since accepted."""
-    accepted = _accepted(destination)
-    current = accepted.filter(accepted_hash=OuterRef("content_hash"), accepted_deleted=False)
-    live_copy_upstream = accepted.filter(accepted_deleted=False)
-    return (
-        entries_in_scope(destination, source_ids)
-        .alias(has_current=Exists(current), has_live_copy=Exists(live_copy_upstream))
-        .filter(Q(deleted_at__isnull=True, has_current=False) | Q(deleted_at__isnull=False, has_live_copy=True))
-    )
+    return _with_ledger(destination, source_ids).filter(DUE)
 
 
 def entries_unchanged_count(destination: Integration, source_ids: Sequence[Any] | None = None) -> int:
     """Entries in scope whose current state the destination already accepted."""
-    accepted = _accepted(destination)
-    same_content = accepted.filter(accepted_hash=OuterRef("content_hash"), accepted_deleted=False)
-    same_tombstone = accepted.filter(accepted_deleted=True)
-    return (
-        entries_in_scope(destination, source_ids)
-        .alias(same=Exists(same_content), gone=Exists(same_tombstone))
-        .filter(Q(deleted_at__isnull=True, same=True) | Q(deleted_at__isnull=False, gone=True))
-        .count()
-    )
+    return _with_ledger(destination, source_ids).filter(UNCHANGED).count()
+
+
+def due_ids(destination: Integration, source_ids: Sequence[Any], after: Any = None) -> list[Any]:
+    """The ids of the due entries (after `after`), in id order: read once per attempt, in one pass.
+
+    A run offers what was due when it began; an entry written meanwhile is due for the next run.
+    Ordered here rather than by the database, so it can hash the join instead of probing per row."""
+    due = entries_due(destination, source_ids).order_by()
+    if after is not None:
+        due = due.filter(pk__gt=after)
+    return sorted(due.values_list("pk", flat=True))
 
 
 def push_run(
@@ -96,16 +113,17 @@ def push_run(
     accepted, created = created remotely, skipped = unchanged, failed = refused or not answered."""
     # The sources are read once per attempt: one deleted meanwhile is left out from the next run on.
     source_ids = destination_source_ids(destination)
-    position = push_position_resumed(lease, destination, source_ids, counters, log)
-    after = position.get("after")
+    position, due = push_position_resumed(lease, destination, source_ids, counters, log)
     batch_size = max(1, min(int(connector.push_batch_size()), MAX_BATCH_SIZE))
-    while batch := _next_batch(destination, source_ids, after, batch_size):
+    for start in range(0, len(due), batch_size):
+        batch = _batch_read(destination, due[start : start + batch_size])
+        if not batch:
+            continue
         answers = _batch_push(connector, batch, log)
-        after = batch[-1].id
         with transaction.atomic():
             lease.hold()
             _ledger_write(destination, batch, answers, log, counters)
-            position = {**position, "after": after, "figures": counters.figures()}
+            position = {**position, "after": batch[-1].id, "figures": counters.figures()}
             job_progress_save(lease, counters, log)
             integration_state_set(integration_id=destination.pk, push_checkpoint=position)
         lease.heartbeat()
@@ -115,6 +133,29 @@ def push_run(
     with transaction.atomic():
         lease.hold()
         integration_state_set(integration_id=destination.pk, push_checkpoint={"last_job_id": str(lease.job.pk)})
+    if counters.failed and connector.push_failures_fail_the_run():
+        raise PushRunFailed(_failures_message(destination, lease))
+
+
+class PushRunFailed(Exception):
+    """The run went through every batch, and the connector fails a run in which entries failed."""
+
+
+FAILURES_NAMED = 20
+
+
+def _failures_message(destination: Integration, lease: Lease) -> str:
+    """'N entries failed: <external id>: <reason>; …', from the ledger rows this job left failed."""
+    failed = (
+        PushLedgerEntry.objects.filter(destination=destination, updated_at__gte=lease.job.started_at)
+        .exclude(last_error="")
+        .select_related("entry")
+        .order_by("entry__external_id")
+    )
+    total = failed.count()
+    named = "; ".join(f"{row.entry.external_id}: {row.last_error}" for row in failed[:FAILURES_NAMED])
+    more = f"; and {total - FAILURES_NAMED} more" if total > FAILURES_NAMED else ""
+    return f"{total} entries failed: {named}{more}."
 
 
 def push_position_saved(lease: Lease, destination: Integration) -> dict[str, Any] | None:
@@ -125,15 +166,17 @@ def push_position_saved(lease: Lease, destination: Integration) -> dict[str, Any
 
 def push_position_resumed(
     lease: Lease, destination: Integration, source_ids: Sequence[Any], counters: Counters, log: JobLog
-) -> dict[str, Any]:
-    """Where this job's push stands: its own saved position (a resumed job, whose figures go on), or the
-    start, where what is due and what is unchanged are counted once."""
+) -> tuple[dict[str, Any], list[Any]]:
+    """Where this job's push stands, and the ids still to offer: its own saved position (a resumed job,
+    whose figures go on after the last batch it finished), or the start, where what is due and what is
+    unchanged are counted once."""
     if (saved := push_position_saved(lease, destination)) is not None:
         restored = Counters.from_figures(saved.get("figures") or {}, counters.direction)
         counters.synced, counters.imported, counters.created = restored.synced, restored.imported, restored.created
         counters.failed, counters.found, counters.skipped = restored.failed, saved.get("offered"), restored.skipped
-        return saved
-    counters.found = entries_due(destination, source_ids).count()
+        return saved, due_ids(destination, source_ids, after=_uuid_or_none(saved.get("after")))
+    due = due_ids(destination, source_ids)
+    counters.found = len(due)
     counters.skipped = entries_unchanged_count(destination, source_ids)
     position = {
         "job_id": str(lease.job.pk),
@@ -146,16 +189,18 @@ def push_position_resumed(
         lease.hold()
         integration_state_set(integration_id=destination.pk, push_checkpoint=position)
         job_progress_save(lease, counters, log)
-    return position
+    return position, due
 
 
-def _next_batch(destination: Integration, source_ids: Sequence[Any], after: Any, size: int) -> list[EntrySnapshot]:
-    due = entries_due(destination, source_ids)
-    if after is not None:
-        due = due.filter(pk__gt=after)
-    rows = list(due.order_by("pk").values(*SNAPSHOT_FIELDS)[:size])
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    return uuid.UUID(value) if value else None
+
+
+def _batch_read(destination: Integration, ids: Sequence[Any]) -> list[EntrySnapshot]:
+    """The entries of `ids` as they are now, with the remote id the destination gave each."""
+    rows = list(KnowledgeEntry.objects.filter(pk__in=ids).order_by("pk").values(*SNAPSHOT_FIELDS))
     remote_ids = dict(
-        PushLedgerEntry.objects.filter(destination=destination, entry_id__in=[row["id"] for row in rows])
+        PushLedgerEntry.objects.filter(destination=destination, entry_id__in=ids)
         .exclude(remote_id="")
         .values_list("entry_id", "remote_id")
     )
@@ -183,11 +228,11 @@ def _snapshot(row: dict[str, Any], remote_id: str | None) -> EntrySnapshot:
 
 def _batch_push(
     connector: PushDestination, batch: Sequence[EntrySnapshot], log: JobLog
-) -> dict[str, PushAccepted | PushFailed]:
+) -> dict[str, PushAccepted | PushFailed | PushSkipped]:
     """The destination's answer per entry id. A refused batch (an upstream error that is not worth a
     retry of the job) fails its entries, which stay due; a retryable one ends the attempt, to be resumed."""
     offered = {entry.id for entry in batch}
-    answers: dict[str, PushAccepted | PushFailed] = {}
+    answers: dict[str, PushAccepted | PushFailed | PushSkipped] = {}
     try:
         for item in connector.push_batch(batch):
             if isinstance(item, Warning):
@@ -207,7 +252,7 @@ def _batch_push(
 def _ledger_write(
     destination: Integration,
     batch: Sequence[EntrySnapshot],
-    answers: dict[str, PushAccepted | PushFailed],
+    answers: dict[str, PushAccepted | PushFailed | PushSkipped],
     log: JobLog,
     counters: Counters,
 ) -> None:
@@ -222,7 +267,13 @@ def _ledger_write(
         row = existing.get(entry.id) or PushLedgerEntry(destination=destination, entry_id=entry.id)
         row.attempts += 1
         counters.synced += 1
-        if isinstance(answer, PushAccepted):
+        if isinstance(answer, PushSkipped):
+            # Recorded as taken as it is, with no remote object: offered again only once it changes.
+            counters.skipped += 1
+            row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
+            row.last_error, row.attempts = "", 0
+            log.add("info", f"Skipped: {answer.reason}", external_id=entry.external_id)
+        elif isinstance(answer, PushAccepted):
             counters.imported += 1
             counters.created += int(answer.created)
             row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
@@ -256,3 +307,16 @@ def remote_ids_written_by(destination: Integration, external_ids: Sequence[str])
             "remote_id", flat=True
         )
     )
+
+
+def push_preview(destination: Integration) -> PreviewResult:
+    """What the next run of a destination would offer, per source: the due entries, counted in one query."""
+    source_ids = destination_source_ids(destination)
+    per_source = dict(
+        entries_due(destination, source_ids).order_by().values_list("integration_id").annotate(due=Count("pk"))
+    )
+    names = dict(Integration.objects.filter(pk__in=list(per_source)).values_list("pk", "name"))
+    items = [PreviewItem(names.get(pk, str(pk)), due) for pk, due in sorted(per_source.items(), key=lambda i: -i[1])]
+    total = sum(per_source.values())
+    sources = f"{len(source_ids)} source{'s' if len(source_ids) != 1 else ''}"
+    return PreviewResult(summary=f"{total} entries to send from {sources}", items=items, estimated_entries=total)

@@ -11,7 +11,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-EXTRA_CONNECTORS = ["tests.fakes.notes.NotesConnector", "tests.console.fake_oauth.FakeDriveConnector"]
+EXTRA_CONNECTORS = [
+    "tests.fakes.notes.NotesConnector",
+    "tests.console.fake_oauth.FakeDriveConnector",
+    "tests.fakes.shelf.ShelfDestination",
+    "tests.fakes.shelf.ShelfTwoWay",
+]
 _provider_url = os.environ.get("FAKE_OAUTH_URL", "http://127.0.0.1:9")
 OAUTH_PROVIDERS = {
     PROVIDER: {

@@ -28,6 +28,7 @@ from connectors.base import (
     PushAccepted,
     PushFailed,
     PushItem,
+    PushSkipped,
     Record,
     Warning,
 )
@@ -181,7 +182,10 @@ SHELF_CONFIG = (
     ConfigField(key="api_key", label="API key", type="password", required=True),
     SOURCES_FIELD,
     ConfigField(key="batch_size", label="Batch size", type="number", default=50),
+    ConfigField(key="strict", label="Fail the run when an entry fails", type="boolean", default=False),
 )
+# Entries whose metadata says {"shelf": "skip"} are left out by the connector (PushSkipped).
+SKIP_MARK = ("shelf", "skip")
 
 
 class ShelfDestination(Connector, Probe, PushDestination):
@@ -216,7 +220,16 @@ class ShelfDestination(Connector, Probe, PushDestination):
     def push_batch_size(self) -> int:
         return int(self.config.get("batch_size") or self.push_batch_size_default)
 
+    def push_failures_fail_the_run(self) -> bool:
+        return bool(self.config.get("strict"))
+
     def push_batch(self, entries: Sequence[EntrySnapshot]) -> Iterable[PushItem]:
+        skipped = [entry for entry in entries if entry.metadata.get(SKIP_MARK[0]) == SKIP_MARK[1]]
+        for entry in skipped:
+            yield PushSkipped(entry_id=entry.id, reason="marked not for the shelf")
+        entries = [entry for entry in entries if entry not in skipped]
+        if not entries:
+            return
         items = [
             {
                 "ref": entry.id,

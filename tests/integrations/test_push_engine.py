@@ -251,3 +251,40 @@ def test_a_push_whose_lease_is_taken_mid_batch_writes_nothing_more(admin_client,
     assert job.progress["records_synced"] == 3
     destination.refresh_from_db()
     assert destination.push_checkpoint["figures"]["records_synced"] == 3
+
+
+def test_an_entry_the_destination_skips_is_counted_and_not_offered_again_until_it_changes(
+    celery_worker_process, admin_client, notes, shelf
+):
+    notes.upstream.put("private", "Private note", "Not for the shelf", metadata={"shelf": "skip"})
+    source = notes_source(admin_client, notes, 2)
+    destination = create(admin_client, shelf_body(shelf))
+    first = run(admin_client, destination)
+    assert push_figures(first) == (3, 3, 2, 1, 2, 0)
+    assert {"level": "info", "message": "Skipped: marked not for the shelf", "external_id": "private"}.items() <= next(
+        line for line in first["log"] if line.get("external_id") == "private"
+    ).items()
+    assert "Private note" not in shelf.upstream.sent_titles()
+    assert push_figures(run(admin_client, destination)) == (0, 0, 0, 3, 0, 0)
+    notes.upstream.put("private", "Private note", "Now public")
+    run(admin_client, source)
+    assert push_figures(run(admin_client, destination)) == (1, 1, 1, 2, 1, 0)
+
+
+def test_a_destination_that_fails_runs_with_failures_fails_the_job_naming_each_after_every_batch(
+    celery_worker_process, admin_client, notes, shelf
+):
+    notes_source(admin_client, notes, 8)
+    shelf.upstream.refuse_titles.update({"Note n2": "too short", "Note n7": "duplicate"})
+    body = shelf_body(shelf, batch_size=3)
+    body["config"]["strict"] = True
+    destination = create(admin_client, body)
+    job = wait_for_job(admin_client, destination, start_sync(admin_client, destination)["sync_job_id"])
+    assert job["status"] == "failed"
+    assert job["error_message"] == (
+        "2 entries failed: n2: The shelf refused it: too short; n7: The shelf refused it: duplicate."
+    )
+    # Every batch was still sent, and what was accepted stays accepted.
+    assert len(shelf.upstream.batches) == 3 and len(shelf.upstream.articles) == 6
+    shelf.upstream.refuse_titles.clear()
+    assert push_figures(run(admin_client, destination)) == (2, 2, 2, 6, 2, 0)

@@ -6,8 +6,6 @@
   var ui = T.ui;
   var BASE = "/api/v1/integrations/";
 
-  function countText(value) { return value === null || value === undefined ? "–" : String(value); }
-
   function renderHeading(integration, info) {
     var label = info ? info.display_name : integration.type;
     var heading = ui.clear(ui.$("#heading"));
@@ -71,7 +69,7 @@
       button.textContent = "Log";
       return;
     }
-    var cell = ui.el("td", { colspan: 8 }, [ui.el("span", { className: "muted", text: "Loading the log…" })]);
+    var cell = ui.el("td", { colspan: 6 }, [ui.el("span", { className: "muted", text: "Loading the log…" })]);
     row.after(ui.el("tr", { className: "log-row", dataset: { jobId: job.id } }, [cell]));
     button.textContent = "Hide log";
     T.api("GET", BASE + integrationId + "/history/" + job.id).then(function (detail) {
@@ -89,13 +87,31 @@
       ui.el("td", { dataset: { label: "Started" } }, [ui.timeNode(job.started_at || job.created_at)]),
       ui.el("td", { dataset: { label: "Status" } }, [ui.badge(job.status)]),
       ui.el("td", { dataset: { label: "Duration" }, text: ui.duration(job.started_at, job.completed_at) || "–" }),
-      ui.el("td", { className: "num", dataset: { label: "Fetched" }, text: countText(job.records_synced) }),
-      ui.el("td", { className: "num", dataset: { label: "Imported" }, text: countText(job.records_imported) }),
-      ui.el("td", { className: "num", dataset: { label: "Skipped" }, text: countText(job.records_skipped) }),
-      ui.el("td", { className: "num", dataset: { label: "Created" }, text: countText(job.entries_created) }),
+      ui.el("td", { className: "run", dataset: { label: "Run" }, text: T.syncProgress.runLabel(job) }),
+      ui.el("td", { className: "num", dataset: { label: "Figures" } }, [T.syncProgress.figuresList(job)]),
       ui.el("td", {}, [button]),
     ].forEach(function (cell) { row.appendChild(cell); });
     return row;
+  }
+
+  /** The schedule card: what it is, and for an admin a form that PATCHes it. */
+  function renderSchedule(page) {
+    var integration = page.integration;
+    var destination = T.SourcesPicker.applies(page.info);
+    ui.$("#schedule-summary").textContent = T.schedule.text(integration);
+    ui.$("#schedule-explain").textContent = scheduleExplanation(integration, destination);
+    var fields = ui.clear(ui.$("#schedule-fields"));
+    page.schedule = new T.schedule.Fields(fields, { destination: destination, integration: integration });
+  }
+
+  function scheduleExplanation(integration, destination) {
+    var parts = [];
+    if (integration.sync_interval_minutes) parts.push("Runs every " + integration.sync_interval_minutes + " minutes.");
+    if (integration.run_after_sources) parts.push("Runs after each successful sync of one of its sources.");
+    if (!parts.length) {
+      parts.push(destination ? "Runs only when started by hand." : "Syncs only when started by hand.");
+    }
+    return parts.join(" ");
   }
 
   function Page(me, integrationId) {
@@ -175,6 +191,29 @@
         self.follow(started.sync_job_id);
       }, function (error) { ui.showError(errorBox, error); });
     });
+    ui.$("#schedule-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var form = event.currentTarget;
+      var button = ui.$("#save-schedule");
+      var scheduleError = ui.$("#schedule-error");
+      scheduleError.hidden = true;
+      ui.$("#schedule-saved").textContent = "";
+      T.fieldErrors.clear(form);
+      button.disabled = true;
+      T.api("PATCH", BASE + self.id, self.schedule.values()).then(function (integration) {
+        self.integration = integration;
+        renderSchedule(self);
+        ui.$("#schedule-saved").textContent = "Schedule saved.";
+      }, function (error) {
+        var unplaced = error.code === "VALIDATION_ERROR" ? T.fieldErrors.show(form, error.details) : [];
+        if (error.code !== "VALIDATION_ERROR" || unplaced.length) {
+          var alert = ui.errorAlert(error);
+          unplaced.forEach(function (text) { alert.appendChild(ui.el("div", { text: text })); });
+          ui.clear(scheduleError).appendChild(alert);
+          scheduleError.hidden = false;
+        }
+      }).then(function () { button.disabled = false; });
+    });
     var dialog = ui.$("#delete-dialog");
     ui.$("#delete-integration").addEventListener("click", function () {
       ui.$("#delete-dialog-text").textContent = "“" + self.integration.name + "”, its sync history and the entries it " +
@@ -207,6 +246,7 @@
         self.info = results[2].byType[integration.type];
         renderHeading(integration, self.info);
         renderHealth(results[0]);
+        renderSchedule(self);
         ui.$("#loading").hidden = true;
         ui.$("#detail").hidden = false;
         self.wire();

@@ -81,7 +81,13 @@
     window.location.assign("/integrations/" + body.id);
   }
 
-  function showForm(me, connector, config) {
+  /** For a destination, the organisation's sources it may publish; nothing to ask otherwise. */
+  function sourceChoicesFor(connector, registry) {
+    if (!T.SourcesPicker.applies(connector)) return Promise.resolve(null);
+    return T.api("GET", BASE).then(function (body) { return T.sourceChoices(body.integrations, registry, null); });
+  }
+
+  function showForm(me, connector, config, sourceChoices) {
     ui.$("#new-title").textContent = "Add " + connector.display_name;
     ui.$("#new-subtitle").textContent = connector.data_description || connector.description;
     ui.$("#chosen").appendChild(ui.typeIcon(connector.type, connector.display_name, true));
@@ -89,7 +95,9 @@
       ui.el("strong", { text: connector.display_name }),
       ui.el("div", { className: "muted small", text: connector.description }),
     ]));
-    var form = new T.SchemaForm(ui.$("#form-fields"), connector);
+    var form = new T.SchemaForm(ui.$("#form-fields"), connector, { sourceChoices: sourceChoices });
+    ui.$("#form-fields").appendChild(ui.el("h3", { className: "form-section", text: "Schedule" }));
+    var schedule = new T.schedule.Fields(ui.$("#form-fields"), { destination: T.SourcesPicker.applies(connector) });
     var oauth = connector.auth_flow === "oauth_popup";
     var submit = ui.$("#submit-integration");
     var errorBox = ui.$("#form-error");
@@ -130,6 +138,8 @@
 
     function post(values) {
       var body = { type: connector.type, name: values.name, config: values.config };
+      var when = schedule.values();
+      Object.keys(when).forEach(function (key) { body[key] = when[key]; });
       if (pendingId) body.pending_integration_id = pendingId;
       return T.api("POST", BASE, body).then(created, fail);
     }
@@ -176,8 +186,10 @@
         showPicker(registry);
         return;
       }
-      showForm(me, connector, config);
-    }, function (error) {
+      return sourceChoicesFor(connector, registry).then(function (choices) {
+        showForm(me, connector, config, choices);
+      });
+    }).catch(function (error) {
       ui.showError(ui.$("#page-error"), error);
     });
   });

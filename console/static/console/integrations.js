@@ -51,6 +51,7 @@
       ui.el("td", { dataset: { label: "Type" }, text: label }),
       ui.el("td", { dataset: { label: "Status" } }, [ui.badge(integration.status)]),
       ui.el("td", { dataset: { label: "Last sync" } }, [ui.timeNode(integration.last_sync_at)]),
+      ui.el("td", { className: "schedule", dataset: { label: "Schedule" }, text: T.schedule.text(integration) }),
     ]);
   }
 

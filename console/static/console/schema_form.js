@@ -56,15 +56,59 @@
     return block;
   }
 
-  /** Renders the name field and one field per schema entry into `container`. */
-  function SchemaForm(container, connector) {
+  /** Clears the error marks `showFieldErrors` put into `container`. */
+  function clearFieldErrors(container) {
+    container.querySelectorAll(".field-error").forEach(function (node) { node.remove(); });
+    container.querySelectorAll(".has-error").forEach(function (node) { node.classList.remove("has-error"); });
+    container.querySelectorAll("[aria-invalid]").forEach(function (node) { node.removeAttribute("aria-invalid"); });
+  }
+
+  /**
+   * Puts each VALIDATION_ERROR detail beside the `.field` block of `container` whose data-key is the detail's key
+   * ("name", "config.base_url", "sync_interval_minutes"); returns the messages that belong to no field.
+   */
+  function showFieldErrors(container, details) {
+    clearFieldErrors(container);
+    var unplaced = [];
+    var first = null;
+    Object.keys(details || {}).forEach(function (key) {
+      var messages = [].concat(details[key]).map(String);
+      var block = container.querySelector('.field[data-key="' + CSS.escape(key) + '"]');
+      if (!block) {
+        messages.forEach(function (message) { unplaced.push((key === "config" ? "" : key + ": ") + message); });
+        return;
+      }
+      block.classList.add("has-error");
+      // A choice among no integrations has no control: the message still goes beside the field.
+      var control = block.querySelector("input, select");
+      if (control) control.setAttribute("aria-invalid", "true");
+      var errorId = (control ? control.id : block.id) + "-error";
+      block.appendChild(ui.el("div", { className: "field-error", id: errorId, text: messages.join(" ") }));
+      first = first || control;
+    });
+    if (first) first.focus();
+    return unplaced;
+  }
+
+  /**
+   * Renders the name field and one field per schema entry into `container`. With `options.sourceChoices`
+   * (the organisation's source integrations), a destination's `sources` field is a choice among them.
+   */
+  function SchemaForm(container, connector, options) {
     this.container = ui.clear(container);
     this.connector = connector;
     this.schema = connector.config_schema || [];
+    this.sourcesPicker = null;
+    var choices = options && options.sourceChoices;
     var name = ui.el("input", { type: "text", id: "name", name: "name", required: true, maxlength: 255, placeholder: "e.g. " + connector.display_name });
     this.container.appendChild(fieldBlock("name", "Name", name, { required: true, help_text: "How this integration is called in the console." }));
     var self = this;
     this.schema.forEach(function (field) {
+      if (field.key === "sources" && choices && T.SourcesPicker.applies(connector)) {
+        self.sourcesPicker = new T.SourcesPicker(field, choices, []);
+        self.container.appendChild(self.sourcesPicker.block);
+        return;
+      }
       self.container.appendChild(fieldBlock("config." + field.key, field.label, input(field, "config-" + field.key), field));
     });
   }
@@ -78,6 +122,11 @@
     var config = {};
     var self = this;
     this.schema.forEach(function (field) {
+      if (field.key === "sources" && self.sourcesPicker) {
+        var chosen = self.sourcesPicker.value();
+        if (chosen !== "") config.sources = chosen;
+        return;
+      }
       var control = self.control(field.key);
       if (field.type === "boolean") {
         config[field.key] = control.checked;
@@ -92,35 +141,12 @@
     return { name: this.control("name").value.trim(), config: config };
   };
 
-  SchemaForm.prototype.clearErrors = function () {
-    this.container.querySelectorAll(".field-error").forEach(function (node) { node.remove(); });
-    this.container.querySelectorAll(".has-error").forEach(function (node) { node.classList.remove("has-error"); });
-    this.container.querySelectorAll("[aria-invalid]").forEach(function (node) { node.removeAttribute("aria-invalid"); });
-  };
+  SchemaForm.prototype.clearErrors = function () { clearFieldErrors(this.container); };
 
   /** Puts each VALIDATION_ERROR detail beside its field; returns the messages that belong to no field. */
-  SchemaForm.prototype.showErrors = function (details) {
-    this.clearErrors();
-    var unplaced = [];
-    var first = null;
-    var self = this;
-    Object.keys(details || {}).forEach(function (key) {
-      var messages = [].concat(details[key]).map(String);
-      var block = self.container.querySelector('.field[data-key="' + CSS.escape(key) + '"]');
-      if (!block) {
-        messages.forEach(function (message) { unplaced.push((key === "config" ? "" : key + ": ") + message); });
-        return;
-      }
-      block.classList.add("has-error");
-      var control = block.querySelector("input, select");
-      control.setAttribute("aria-invalid", "true");
-      var errorNode = ui.el("div", { className: "field-error", id: control.id + "-error", text: messages.join(" ") });
-      block.appendChild(errorNode);
-      first = first || control;
-    });
-    if (first) first.focus();
-    return unplaced;
-  };
+  SchemaForm.prototype.showErrors = function (details) { return showFieldErrors(this.container, details); };
 
   T.SchemaForm = SchemaForm;
+  T.fieldErrors = { show: showFieldErrors, clear: clearFieldErrors };
+  T.fieldBlock = fieldBlock;
 })();
