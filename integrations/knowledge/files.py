@@ -26,6 +26,7 @@ from django.core.files import File
 
 from connectors.base import Deletion, FileSnapshot, Record, RecordFile
 from connectors.errors import UpstreamError
+from integrations.knowledge.clean import text_cleaned
 from integrations.models import EntryFile, Integration, KnowledgeEntry
 
 if TYPE_CHECKING:
@@ -89,8 +90,9 @@ def entry_files_write(
     reads the batch's stored files; only versions not stored yet are downloaded.
     """
     result = FilesStored()
-    latest = {record.external_id: record for record in records}
-    gone = {deletion.external_id for deletion in deletions}
+    # Keyed as the write rule stored them (integrations.knowledge.clean): a hostile id is matched as written.
+    latest = {text_cleaned(record.external_id): record for record in records}
+    gone = {text_cleaned(deletion.external_id) for deletion in deletions}
     stored = list(
         EntryFile.objects.filter(
             entry__integration=integration, entry__external_id__in=[*latest, *gone]
