@@ -186,23 +186,6 @@ class OAuthState(SealedModelMixin, models.Model):
         return f"OAuth state for {self.connector_type}"
 
 
-class WebhookDelivery(models.Model):
-    """The first answer to a delivery with an idempotency key, replayed for retries of it."""
-
-    # The unique (integration, idempotency_key) constraint serves lookups by integration.
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    idempotency_key = models.CharField(max_length=255)
-    entry = models.ForeignKey(KnowledgeEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    accepted = models.BooleanField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")]
-
-    def __str__(self) -> str:
-        return f"Delivery {self.idempotency_key}"
-
-
 class PushLedgerEntry(models.Model):
     """What one destination last accepted of one knowledge entry: the push engine offers an entry
     again only when its content hash or its tombstone differs from what is recorded here."""

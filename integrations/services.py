@@ -190,12 +190,14 @@ def _integration_create_locked(
     integration = Integration(organisation=organisation, type=type, name=name, created_by=user, **schedule)
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
+    integration.credentials = {}
     if issubclass(connector_cls, SignedCallbacks):
-        signing_secret = new_signing_secret()
-        integration.credentials = {"signing_secret": signing_secret}
-        shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
-    else:
-        integration.credentials = {}
+        shown_once = {"webhook_url": webhook_url(integration)}
+        # A signing secret only where callbacks are verified with one (Leena's use its client secret).
+        if connector_cls.callback_verifier(clean_config).uses_signing_secrets:
+            signing_secret = new_signing_secret()
+            integration.credentials = {"signing_secret": signing_secret}
+            shown_once = {"signing_secret": signing_secret, **shown_once}
     integration.save()
     return integration, shown_once
 

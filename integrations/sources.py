@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.capabilities import PullSource, PushDestination, SignedCallbacks
+from connectors.capabilities import PushDestination, direction_of
 from connectors.registry import connector_class
 from integrations.models import Integration
 
@@ -29,7 +29,7 @@ def source_ids_parse(text: Any) -> list[str]:
 
 def _is_source_type(connector_type: str) -> bool:
     cls = connector_class(connector_type)
-    return cls is not None and issubclass(cls, PullSource | SignedCallbacks)
+    return cls is not None and direction_of(cls) in ("source", "both")
 
 
 def _organisation_sources(organisation_id: Any, *, excluding: Any = None):

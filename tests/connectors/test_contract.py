@@ -38,6 +38,8 @@ TEST_ONLY = (
     "tests.integrations.test_capabilities:Relay",
     "tests.integrations.test_oauth:FakeOAuthConnector",
     "tests.integrations.test_sync_service:ScriptedSource",
+    "tests.fakes.status_callbacks:StatusDeskConnector",
+    "tests.fakes.status_callbacks:OpenStatusConnector",
 )
 KNORA_FIELD_TYPES = {"text", "password", "select", "boolean", "number"}
 LISTING_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -361,8 +363,8 @@ class TwoWay(Connector, PullSource, PushDestination):
 class CallbacksOnly(Connector, SignedCallbacks):
     info = info("callbacks")
 
-    def callback_record(self, payload, *, raw_body, signed_id):
-        return None
+    def callback_items(self, payload, *, raw_body, signed_id):
+        return ()
 
 
 class PushOnly(Connector, PushDestination):
