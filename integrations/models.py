@@ -99,6 +99,9 @@ class SyncJob(models.Model):
     progress = models.JSONField(default=dict, blank=True)
     # Per-record failures and upstream warnings, bounded in size (see integrations.runs.jobs).
     log = models.JSONField(default=list, blank=True)
+    # Lines the upstream's signed callbacks report on this run (webhooks.job_log), kept apart from `log`,
+    # which its worker rewrites from memory: the API shows both, in time order.
+    callback_log = models.JSONField(default=list, blank=True)
     # The lease (see integrations.runs.jobs): each claim or take-over increments the fencing token, and a
     # worker's every write must match the token it claimed; the heartbeat says its owner is alive.
     fencing_token = models.PositiveIntegerField(default=0)
@@ -127,6 +130,13 @@ class SyncJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.integration_id} {self.status} {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def log_lines(self) -> list[dict]:
+        """The run's log and its callbacks' lines, in time order (a stable sort: each keeps its own order)."""
+        if not self.callback_log:
+            return list(self.log or [])
+        return sorted([*(self.log or []), *self.callback_log], key=lambda line: str(line.get("at") or ""))
 
 
 class KnowledgeEntry(models.Model):

@@ -166,7 +166,8 @@ class SyncJobOutput(serializers.Serializer):
 
 
 class SyncJobDetailOutput(SyncJobOutput):
-    log = serializers.JSONField()
+    # The worker's lines and those of the upstream's signed callbacks, in time order.
+    log = serializers.JSONField(source="log_lines")
 
 
 # The list answers are objects around their items (Knora's shapes), so the schema says so.

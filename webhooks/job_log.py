@@ -31,16 +31,16 @@ def callback_log_lines_append(*, integration: Integration, lines: Sequence[Callb
         .annotate(running_first=Case(When(status=JobStatus.RUNNING, then=Value(0)), default=Value(1),
                                      output_field=IntegerField()))
         .order_by("running_first", "-created_at")
-        .only("id", "log")
+        .only("id", "callback_log")
         .first()
     )  # fmt: skip
     if job is None:
         return None
-    log = _job_log_of(job.log)
+    log = _job_log_of(job.callback_log)
     for line in lines:
         log.add(line.level, line.message, line.external_id)
-    # Only the log column: the job's owner writes the others under its lease.
-    SyncJob.objects.filter(pk=job.pk).update(log=log.as_json())
+    # A column of their own: the job's owner writes `log` (and the rest) from memory under its lease.
+    SyncJob.objects.filter(pk=job.pk).update(callback_log=log.as_json())
     return job.pk
 
 

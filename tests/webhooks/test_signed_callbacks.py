@@ -13,7 +13,7 @@ from django.test import Client
 
 from connectors import registry
 from integrations.models import Integration, JobStatus, KnowledgeEntry, SyncJob
-from integrations.runs.jobs import LOG_MAX_LINES
+from integrations.runs.jobs import LOG_MAX_LINES, Counters, JobLog, job_claim, job_progress_save
 from tests.fakes.status_callbacks import (
     OPEN_HEADER,
     STATUS_SIGNATURE_HEADER,
@@ -77,7 +77,7 @@ def job_of(integration: dict[str, Any], status: str) -> SyncJob:
 
 def lines_of(job: SyncJob) -> list[tuple[str, str, str | None]]:
     job.refresh_from_db()
-    return [(line["level"], line["message"], line.get("external_id")) for line in job.log]
+    return [(line["level"], line["message"], line.get("external_id")) for line in job.log_lines]
 
 
 # --- one URL, each connector's verifier ---------------------------------------------------------
@@ -205,18 +205,33 @@ def test_a_retried_report_is_logged_once(statusdesk):
 
 def test_reports_keep_the_job_log_within_its_bounds(statusdesk):
     job = job_of(statusdesk, JobStatus.COMPLETED)
-    job.log = [
+    job.callback_log = [
         {"level": "info", "message": f"line {n}", "at": "2026-12-01T00:00:00+00:00"} for n in range(LOG_MAX_LINES)
     ]
-    job.save(update_fields=["log"])
+    job.save(update_fields=["callback_log"])
     path, secret = receive_path(statusdesk["id"]), statusdesk["signing_secret"]
 
     for shift in range(3):
         assert post_status(path, REPORT, secret, timestamp=int(time.time()) + shift).status_code == 202
 
     job.refresh_from_db()
-    assert len(job.log) == LOG_MAX_LINES + 1
-    assert job.log[-1] == {"level": "info", "message": f"{3 * len(REPORT_LINES)} more lines not kept."}
+    assert len(job.callback_log) == LOG_MAX_LINES + 1
+    assert job.callback_log[-1] == {"level": "info", "message": f"{3 * len(REPORT_LINES)} more lines not kept."}
+
+
+def test_a_report_that_arrives_while_the_job_runs_outlives_the_workers_next_log_write(statusdesk):
+    """The worker rewrites its log from memory on every progress write: the report's lines are kept apart."""
+    job = job_of(statusdesk, JobStatus.PENDING)
+    lease, _ = job_claim(job_id=str(job.pk), org_id=str(job.organisation_id))
+    worker_log = JobLog()
+    worker_log.add("info", "Pushed the first batch.")
+    job_progress_save(lease, Counters(direction="push"), worker_log)
+    path, secret = receive_path(statusdesk["id"]), statusdesk["signing_secret"]
+    assert post_status(path, REPORT, secret, timestamp=int(time.time())).status_code == 202
+    worker_log.add("info", "Pushed the second batch.")
+    job_progress_save(lease, Counters(direction="push"), worker_log)  # the worker's copy has no report lines
+    messages = [message for _, message, _ in lines_of(job)]
+    assert messages == ["Pushed the first batch.", *(m for _, m, _ in REPORT_LINES), "Pushed the second batch."]
 
 
 def test_a_record_from_a_connector_whose_callbacks_make_none_is_not_kept(statusdesk):
