@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
@@ -308,6 +308,17 @@ def _answers_count(
             log.add("error", answer.reason, external_id=entry.external_id)
 
 
+LEDGER_WRITTEN = (
+    "accepted_hash",
+    "accepted_deleted",
+    "accepted_at",
+    "remote_id",
+    "attempts",
+    "last_error",
+    "updated_at",
+)
+
+
 def _ledger_write(
     batch: Sequence[EntrySnapshot],
     ledger: dict[str, PushLedgerEntry],
@@ -330,20 +341,39 @@ def _ledger_write(
                 row.remote_id = str(answer.remote_id)[:512]
         row.updated_at = now
         rows.append(row)
-    PushLedgerEntry.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["destination", "entry"],
-        update_fields=[
-            "accepted_hash",
-            "accepted_deleted",
-            "accepted_at",
-            "remote_id",
-            "attempts",
-            "last_error",
-            "updated_at",
-        ],
-    )
+    ledger_rows_upsert(rows)
+
+
+def ledger_rows_upsert(rows: Sequence[PushLedgerEntry]) -> None:
+    """INSERT … ON CONFLICT (destination, entry) DO UPDATE of these rows; the columns and their database
+    values come from the model. On PostgreSQL the rows travel as one array per column (a fixed number
+    of parameters: a statement of thousands would cost more to bind than to run); elsewhere as
+    multi-row VALUES."""
+    if not rows:
+        return
+    meta = PushLedgerEntry._meta
+    fields = [meta.get_field(name) for name in ("destination", "entry", *LEDGER_WRITTEN)]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields[2:])
+    upsert = f"INSERT INTO {quote(meta.db_table)} ({columns}) %s ON CONFLICT ({quote(fields[0].column)}, "
+    upsert += f"{quote(fields[1].column)}) DO UPDATE SET {updates}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+            params = [
+                [field.get_db_prep_save(getattr(row, field.attname), connection) for row in rows] for field in fields
+            ]
+            cursor.execute(upsert % f"SELECT * FROM unnest({arrays})", params)
+            return
+        placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        per_statement = (connection.features.max_query_params or 999) // len(fields)
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            params = [
+                field.get_db_prep_save(getattr(row, field.attname), connection) for row in chunk for field in fields
+            ]
+            cursor.execute(upsert % f"VALUES {', '.join([placeholders] * len(chunk))}", params)
 
 
 def remote_ids_written_by(destination: Integration, external_ids: Sequence[str]) -> set[str]:
