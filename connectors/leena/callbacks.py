@@ -52,13 +52,14 @@ class LeenaSignature(CallbackVerifier):
 
 
 def callback_items_of(results: Sequence[CallbackResult]) -> Iterator[CallbackLogLine | CallbackEntryRefused]:
-    """A line for the log of the run that sent each article; a failed one is due again."""
+    """A line for the log of the run that sent each article; a failed one is due again (when the hub
+    sent it: the ledger knows)."""
     for result in results:
         said = f": {result.message}" if result.message else ""
         if result.succeeded:
             message = f"Leena processed article {result.reference_id}{said}"
             yield CallbackLogLine("info", message, external_id=result.reference_id, remote_id=result.reference_id)
         else:
-            message = f"Leena could not process article {result.reference_id}{said}; it is offered again next run."
+            message = f"Leena could not process article {result.reference_id}{said}"
             yield CallbackLogLine("error", message, external_id=result.reference_id, remote_id=result.reference_id)
             yield CallbackEntryRefused(remote_id=result.reference_id, reason=f"Leena reported{said or ' a failure'}")
