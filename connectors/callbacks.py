@@ -2,8 +2,9 @@
 a payload may become (a destination's asynchronous status reports) beside records (a source's data).
 
 The `SignedCallbacks` capability (connectors.capabilities) names a `CallbackVerifier` and turns a
-verified payload into `Record`s and `CallbackLogLine`s; the hub's receive view (webhooks.views) does
-the rest: it reads the bounded body, asks the verifier, parses the JSON and renders the answer.
+verified payload into `Record`s, `CallbackLogLine`s and `CallbackEntryRefused`s; the hub's receive
+view (webhooks.views) does the rest: it reads the bounded body, asks the verifier, parses the JSON
+and renders the answer.
 """
 
 from __future__ import annotations
@@ -24,10 +25,23 @@ class CallbackLogLine:
     message: str
     # The upstream object the line is about (an article, a page), when it names one.
     external_id: str | None = None
+    # The destination's id of an object the hub pushed (the push ledger's remote_id): the line then
+    # goes to the log of the run that sent it, rather than to the running (else latest) one.
+    remote_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackEntryRefused:
+    """The destination reports that it did not take what it had accepted: the object it knows as
+    `remote_id` (the push ledger's) failed later, so the entry behind it is due again."""
+
+    remote_id: str
+    reason: str
 
 
 class CallbackMalformed(Exception):
-    """The signature headers are missing or not well-formed: 400 VALIDATION_ERROR, nothing verified yet."""
+    """400 VALIDATION_ERROR: the signature headers are not well-formed (nothing verified yet), or a
+    verified payload is not of the shape its connector reads (raised by `callback_items`)."""
 
 
 class CallbackRefused(Exception):

@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from connectors import registry
 from connectors.base import Connector, Record
-from connectors.callbacks import CallbackLogLine, CallbackVerifier
+from connectors.callbacks import CallbackEntryRefused, CallbackLogLine, CallbackMalformed, CallbackVerifier
 from connectors.capabilities import SignedCallbacks
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation
 from integrations.knowledge.writes import entry_row_params, entry_upsert_one_sql, entry_upsert_returning_id
 from integrations.models import Integration
+from integrations.runs.ledger import ledger_entry_refused
 from webhooks.job_log import callback_log_lines_append
 from webhooks.models import WebhookDelivery
 from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret
@@ -215,11 +216,11 @@ def webhook_receive(
     payload made, and every retry (concurrent ones included) gets it back, adding nothing.
     """
     integration = target.integration
-    records, lines = _callback_items(target, payload, raw_body=raw_body, signed_id=signed_id)
+    records, lines, refusals = _callback_items(target, payload, raw_body=raw_body, signed_id=signed_id)
     delivery_key = signed_id or (delivery_key_of_unsigned(unsigned_key) if unsigned_key else None)
-    one_record = len(records) == 1 and not lines
+    one_record = len(records) == 1 and not (lines or refusals)
     try:
-        if one_record or not (records or lines):
+        if one_record or not (records or lines or refusals):
             with _one_statement_scope():
                 if delivery_key is None:
                     return _entry_store(integration, records[0] if records else None)
@@ -229,7 +230,7 @@ def webhook_receive(
                     if entry_id is not None:
                         return WebhookReceipt(accepted=True, entry_id=entry_id)
         with transaction.atomic():
-            receipt = _items_store(integration, records, lines)
+            receipt = _items_store(integration, records, lines, refusals)
             if delivery_key is not None:
                 _delivery_insert(integration, delivery_key, receipt)
         return receipt
@@ -247,26 +248,47 @@ def webhook_receive(
 
 def _callback_items(
     target: WebhookTarget, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
-) -> tuple[list[Record], list[CallbackLogLine]]:
-    """The records and job-log lines the connector makes of the payload; a record from a connector
-    whose callbacks make none is not kept (it is no source)."""
+) -> tuple[list[Record], list[CallbackLogLine], list[CallbackEntryRefused]]:
+    """The records, job-log lines and refused entries the connector makes of the payload; a record
+    from a connector whose callbacks make none is not kept (it is no source). A payload the
+    connector cannot read is 400 VALIDATION_ERROR."""
     records: list[Record] = []
     lines: list[CallbackLogLine] = []
+    refusals: list[CallbackEntryRefused] = []
     keeps_records = type(target.connector).callbacks_make_records
-    for item in target.connector.callback_items(payload, raw_body=raw_body, signed_id=signed_id):
-        if isinstance(item, CallbackLogLine):
-            lines.append(item)
-        elif isinstance(item, Record) and keeps_records:
-            records.append(item)
-    return records, lines
+    try:
+        for item in target.connector.callback_items(payload, raw_body=raw_body, signed_id=signed_id):
+            if isinstance(item, CallbackLogLine):
+                lines.append(item)
+            elif isinstance(item, CallbackEntryRefused):
+                refusals.append(item)
+            elif isinstance(item, Record) and keeps_records:
+                records.append(item)
+    except CallbackMalformed as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, str(exc)) from None
+    return records, lines, refusals
 
 
-def _items_store(integration: Integration, records: list[Record], lines: list[CallbackLogLine]) -> WebhookReceipt:
-    """Upsert the payload's entries and log its lines; call inside a transaction. Accepted when
-    anything was kept; the answer names the first entry."""
+def _items_store(
+    integration: Integration,
+    records: list[Record],
+    lines: list[CallbackLogLine],
+    refusals: list[CallbackEntryRefused],
+) -> WebhookReceipt:
+    """Upsert the payload's entries, log its lines and make refused entries due again; call inside a
+    transaction. Accepted when anything was kept; the answer names the first entry.
+
+    The lines are logged first: they go to the run that sent each object, which its ledger row
+    names only until a refusal clears its acceptance."""
     entry_ids = [entry_upsert_returning_id(integration=integration, record=record) for record in records]
     logged = callback_log_lines_append(integration=integration, lines=lines) is not None if lines else False
-    return WebhookReceipt(accepted=bool(entry_ids) or logged, entry_id=entry_ids[0] if entry_ids else None)
+    refused = [
+        ledger_entry_refused(destination=integration, remote_id=refusal.remote_id, reason=refusal.reason)
+        for refusal in refusals
+    ]
+    return WebhookReceipt(
+        accepted=bool(entry_ids) or logged or any(refused), entry_id=entry_ids[0] if entry_ids else None
+    )
 
 
 def _one_statement_scope():

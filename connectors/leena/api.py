@@ -1,8 +1,9 @@
 """Our reading of Leena's KM REST API: the paths and the response shapes, kept in one place.
 
-Leena publishes no machine-readable description. The seed's table is jumbled (it skips a step and
-names the article call both `upload/` and `upload-articles`); the order and paths below follow
-Leena's integration guide: attachments to `upload/`, articles to `sync/`, then `sync/complete/`.
+Leena publishes no machine-readable description (for its callbacks, only their fields). The seed's
+table is jumbled (it skips a step and names the article call both `upload/` and `upload-articles`);
+the order and paths below follow Leena's integration guide: attachments to `upload/`, articles to
+`sync/`, then `sync/complete/`.
 The bodies of those three answers are not published either: the shapes read here are ours, so a
 correction is one line in this module (see the README's Leena section).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.callbacks import CallbackMalformed
 from connectors.errors import UpstreamRejected
 
 TOKEN_PATH = "/api/v1.0/oauth/token"
@@ -82,3 +84,41 @@ def article_results_of(body: Any) -> dict[str, ArticleResult]:
             message = str(item.get("message") or "")[:500]
             by_reference[item["reference_id"]] = ArticleResult(item["reference_id"], status == RESULT_SUCCESS, message)
     return by_reference
+
+
+# The V2 async API's callbacks: `{"reference_id", "status", "message"}` or `{"articles": [those]}`.
+CALLBACK_ARTICLES_KEY = "articles"
+CALLBACK_STATUSES = (RESULT_SUCCESS, "failed")
+MESSAGE_MAX_CHARS = 500
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """One article-level result Leena posts back."""
+
+    reference_id: str
+    succeeded: bool
+    message: str
+
+
+def callback_results_of(payload: dict[str, Any]) -> list[CallbackResult]:
+    """The results of a callback body, in order; CallbackMalformed (400) naming the first bad part."""
+    if CALLBACK_ARTICLES_KEY in payload:
+        items = payload[CALLBACK_ARTICLES_KEY]
+        if not isinstance(items, list) or not items:
+            raise CallbackMalformed('"articles" must be a non-empty list of results.')
+        return [_callback_result(item, f"articles[{n}]") for n, item in enumerate(items)]
+    return [_callback_result(payload, "the body")]
+
+
+def _callback_result(item: Any, where: str) -> CallbackResult:
+    if not isinstance(item, dict):
+        raise CallbackMalformed(f"{where} must be an object with reference_id, status and message.")
+    reference_id, status, message = item.get("reference_id"), item.get("status"), item.get("message")
+    if not isinstance(reference_id, str) or not reference_id.strip():
+        raise CallbackMalformed(f"{where}: reference_id must be a non-empty string.")
+    if not isinstance(status, str) or status.lower() not in CALLBACK_STATUSES:
+        raise CallbackMalformed(f"{where}: status must be one of {', '.join(CALLBACK_STATUSES)}.")
+    if message is not None and not isinstance(message, str):
+        raise CallbackMalformed(f"{where}: message must be a string.")
+    return CallbackResult(reference_id, status.lower() == RESULT_SUCCESS, (message or "")[:MESSAGE_MAX_CHARS])

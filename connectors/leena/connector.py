@@ -1,4 +1,5 @@
-"""The `leena` destination: config, probe (a token request) and the push of entries in Leena cycles."""
+"""The `leena` destination: config, probe (a token request), the push of entries in Leena cycles, and
+Leena's signed callbacks reporting on the articles later (connectors/leena/callbacks.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from connectors.base import (
     ConfigField,
@@ -19,13 +20,17 @@ from connectors.base import (
     PushFailed,
     PushItem,
     PushSkipped,
+    Record,
     Warning,
 )
-from connectors.capabilities import SOURCES_FIELD, Probe, PushDestination
+from connectors.callbacks import CallbackEntryRefused, CallbackLogLine, CallbackVerifier
+from connectors.capabilities import SOURCES_FIELD, Probe, PushDestination, SignedCallbacks
 from connectors.config import http_url_parts, validate_against_schema
 from connectors.errors import CredentialInvalid, UpstreamRejected
 from connectors.leena import settings
+from connectors.leena.api import callback_results_of
 from connectors.leena.articles import article_of, has_content
+from connectors.leena.callbacks import LeenaSignature, callback_items_of
 from connectors.leena.client import LeenaClient
 from connectors.leena.cycle import BACKOFF_SECONDS, ArticleUnit, cycle_publish
 
@@ -69,7 +74,7 @@ CONFIG_SCHEMA = (
 )  # fmt: skip
 
 
-class LeenaConnector(Connector, Probe, PushDestination):
+class LeenaConnector(Connector, Probe, PushDestination, SignedCallbacks):
     info = ConnectorInfo(
         type="leena",
         display_name="Leena AI",
@@ -80,6 +85,8 @@ class LeenaConnector(Connector, Probe, PushDestination):
         config_schema=CONFIG_SCHEMA,
     )
     probe_on_create = True
+    # Leena's callbacks report on articles the hub sent; they bring no knowledge in.
+    callbacks_make_records: ClassVar[bool] = False
     # Seams for tests and the benchmark: how the connector waits between retries, and its clock.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     clock: Callable[[], float] = staticmethod(time.monotonic)
@@ -182,6 +189,17 @@ class LeenaConnector(Connector, Probe, PushDestination):
     def push_finish(self, *, accepted: int) -> Iterable[Warning]:
         self.close()
         return ()
+
+    @classmethod
+    def callback_verifier(cls, config: dict[str, Any]) -> CallbackVerifier:
+        return LeenaSignature(str(config.get("client_secret") or ""))
+
+    def callback_items(
+        self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
+    ) -> Iterable[Record | CallbackLogLine | CallbackEntryRefused]:
+        """`{"reference_id", "status", "message"}` or `{"articles": [those]}`: a job-log line for
+        each, in the log of the run that sent the article; a failed article is due again."""
+        return callback_items_of(callback_results_of(payload))
 
 
 def _answers(

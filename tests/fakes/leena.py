@@ -5,7 +5,8 @@ reference_id (re-sending one updates it) and attachments by the id it gives them
 every request in order. Switches fail chosen attachments and articles (an HTTP error or a `failed`
 result, a number of times or for ever), answer chosen paths with 429 (with or without Retry-After)
 or 5xx, make tokens short-lived, and expire the current token after a number of API calls (a token
-that dies in the middle of a cycle).
+that dies in the middle of a cycle). `callback()` builds a signed callback (the V2 async API's
+article results) and `send_callback()` posts it over real HTTP to the hub's receive URL.
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+import httpx
+
 from connectors.leena import api
+from connectors.leena.callbacks import SIGNATURE_HEADER, SIGNATURE_PREFIX, leena_signature_for
 
 REFERENCE_ID = re.compile(r"^[^$]+\$[^$]+$")
 FOREVER = 10**9
@@ -274,6 +278,10 @@ class FakeLeena:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_port}"
 
+    def callback(self, results: list[dict[str, Any]], **how: Any) -> tuple[bytes, dict[str, str]]:
+        """A callback signed with this fake's client_secret (see `callback`)."""
+        return callback(self.upstream.client_secret, results, **how)
+
     def config(self, **overrides: Any) -> dict[str, Any]:
         upstream = self.upstream
         config = {
@@ -293,3 +301,26 @@ class FakeLeena:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def result(reference_id: str, status: str = "success", message: str = "") -> dict[str, Any]:
+    """One article-level result, as Leena posts it."""
+    return {"reference_id": reference_id, "status": status, "message": message}
+
+
+def callback(
+    client_secret: str, results: list[dict[str, Any]], *, prefixed: bool = True, single: bool = False
+) -> tuple[bytes, dict[str, str]]:
+    """The raw body and headers of a callback reporting `results` (`single`: one result as the whole
+    body), signed with `client_secret`, with or without the `sha256=` prefix."""
+    if single:
+        assert len(results) == 1
+    raw = json.dumps(results[0] if single else {"articles": results}).encode()
+    signature = leena_signature_for(client_secret, raw)
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: (SIGNATURE_PREFIX if prefixed else "") + signature}
+    return raw, headers
+
+
+def send_callback(receive_url: str, raw: bytes, headers: dict[str, str]) -> httpx.Response:
+    """POST a callback to the hub's receive URL, as Leena does: over real HTTP."""
+    return httpx.post(receive_url, content=raw, headers=headers, timeout=30)
