@@ -27,7 +27,7 @@ from connectors.base import (
     Record,
     Warning,
 )
-from connectors.callbacks import CallbackLogLine, CallbackVerifier
+from connectors.callbacks import CallbackEntryRefused, CallbackLogLine, CallbackVerifier
 
 AuthFlow = Literal["api_key", "oauth_popup"]
 Direction = Literal["source", "destination", "both"]
@@ -148,7 +148,7 @@ class SignedCallbacks(ABC):
     @abstractmethod
     def callback_items(
         self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
-    ) -> Iterable[Record | CallbackLogLine]:
+    ) -> Iterable[Record | CallbackLogLine | CallbackEntryRefused]:
         """What a verified payload makes: nothing when it carries nothing to keep."""
 
 

@@ -57,7 +57,14 @@
     }
     if (body.webhook_url) secretBox.appendChild(copyRow("webhook-url", "Webhook URL", body.webhook_url));
     if (body.signing_secret) secretBox.appendChild(copyRow("signing-secret", "Signing secret", body.signing_secret));
-    if (body.webhook_url) {
+    if (body.webhook_url && !body.signing_secret) {
+      // The upstream signs its callbacks with its own scheme (Leena: its client secret): no Knora example.
+      secretBox.appendChild(ui.el("p", {
+        className: "help", id: "callback-url-help",
+        text: "Give this URL to the upstream as its callback URL; it signs each callback with its own credentials.",
+      }));
+    }
+    if (body.webhook_url && body.signing_secret) {
       var example = curlExample(body);
       secretBox.appendChild(ui.el("div", { className: "label", text: "Send a signed test payload" }));
       secretBox.appendChild(ui.el("pre", { className: "code", id: "curl-example", text: example }));
