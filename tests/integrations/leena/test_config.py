@@ -137,3 +137,18 @@ def test_an_address_the_ssrf_guard_refuses_is_never_called(admin_client, leena: 
         "message": "Could not check the credentials: Upstream host 127.0.0.1 resolves to a refused address.",
     }
     assert leena.upstream.calls == [] and not Integration.objects.exists()
+
+
+def test_preview_counts_the_entries_the_next_run_would_send_per_source_and_calls_leena_not_at_all(
+    admin_client, leena: FakeLeena, notes
+):
+    from tests.integrations.leena.conftest import destination, records, source_with_entries
+
+    handbook = source_with_entries(admin_client, notes, records(3), name="Handbook")
+    wiki = source_with_entries(admin_client, notes, records(2, prefix="wiki"), name="Wiki")
+    integration_id = destination(admin_client, leena, f"{handbook},{wiki}")
+    calls_before = len(leena.upstream.calls)  # the token request of the live check on create
+    preview = admin_client.get(f"{BASE}{integration_id}/preview").json()
+    assert preview["items"] == [{"label": "Handbook", "count": 3}, {"label": "Wiki", "count": 2}]
+    assert (preview["estimated_entries"], preview["summary"]) == (5, "5 entries to send from 2 sources")
+    assert len(leena.upstream.calls) == calls_before
