@@ -111,6 +111,8 @@ def push_run(
 
     Counters, for a push: found = offered (due when the run began), synced = sent, imported =
     accepted, created = created remotely, skipped = unchanged, failed = refused or not answered."""
+    if not connector.push_enabled():
+        return  # a two-way connector whose config sends nothing: no entry is offered, the ledger stays
     # The sources are read once per attempt: one deleted meanwhile is left out from the next run on.
     source_ids = destination_source_ids(destination)
     position, due = push_position_resumed(lease, destination, source_ids, counters, log)
@@ -204,11 +206,19 @@ def _batch_read(destination: Integration, ids: Sequence[Any]) -> list[EntrySnaps
         .exclude(remote_id="")
         .values_list("entry_id", "remote_id")
     )
-    return [_snapshot(row, remote_ids.get(row["id"])) for row in rows]
+    sources = dict(
+        (pk, (name, kind))
+        for pk, name, kind in Integration.objects.filter(pk__in={row["integration_id"] for row in rows}).values_list(
+            "pk", "name", "type"
+        )
+    )
+    return [_snapshot(row, remote_ids.get(row["id"]), sources.get(row["integration_id"], ("", ""))) for row in rows]
 
 
-def _snapshot(row: dict[str, Any], remote_id: str | None) -> EntrySnapshot:
+def _snapshot(row: dict[str, Any], remote_id: str | None, source: tuple[str, str] = ("", "")) -> EntrySnapshot:
     return EntrySnapshot(
+        source_name=source[0],
+        source_type=source[1],
         id=str(row["id"]),
         integration_id=str(row["integration_id"]),
         external_id=row["external_id"],
