@@ -206,9 +206,12 @@ def test_the_connector_list_is_todays_byte_for_byte(admin_client):
     """Knora's answer did not change when auth_flow, provider and direction became derived."""
     expected = (Path(__file__).parents[1] / "fixtures" / "connectors" / "list__today.json").read_bytes()
     answer = admin_client.get(CONNECTORS_URL).content
-    # The test-only destinations registered since (tests/fakes/shelf.py) follow the captured four.
+    # The built-in connectors added since (leanix) follow the captured three, before the captured test-only
+    # notes; the test-only destinations registered since (tests/fakes/shelf.py) follow it.
     captured = expected[: expected.rindex(b"]")]
-    assert answer.startswith(captured + b',{"type":"shelf",') and answer.endswith(b'],"total":6}')
+    built_in, notes = captured.split(b',{"type":"notes",', 1)
+    assert answer.startswith(built_in + b',{"type":"leanix",')
+    assert b',{"type":"notes",' + notes + b',{"type":"shelf",' in answer and answer.endswith(b'],"total":7}')
 
 
 # --- broken connectors: each check catches its fault --------------------------------------------

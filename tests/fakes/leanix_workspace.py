@@ -68,6 +68,7 @@ class Workspace:
     # Names the inbound processor refuses with a warning naming the content (as the seed's invalid tag).
     invalid_names: set[str] = field(default_factory=set)
     tokens: dict[str, float] = field(default_factory=dict)
+    tokens_presented: set[str] = field(default_factory=set)  # the tokens API requests came with
     token_requests: int = 0
     fact_sheets: dict[str, FactSheet] = field(default_factory=dict)
     configurations: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
@@ -87,6 +88,8 @@ class Workspace:
             return {"access_token": token, "token_type": "bearer", "expires_in": int(self.token_lifetime)}
 
     def token_valid(self, token: str) -> bool:
+        if token in self.tokens:
+            self.tokens_presented.add(token)
         return self.tokens.get(token, 0) > time.time()
 
     def tokens_expire(self) -> None:
