@@ -71,6 +71,7 @@ class Workspace:
     tokens_presented: set[str] = field(default_factory=set)  # the tokens API requests came with
     token_requests: int = 0
     fact_sheets: dict[str, FactSheet] = field(default_factory=dict)
+    by_external: dict[str, str] = field(default_factory=dict)  # external id -> fact sheet id
     configurations: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
     configuration_puts: list[dict[str, Any]] = field(default_factory=list)
     runs: dict[str, Run] = field(default_factory=dict)
@@ -105,7 +106,7 @@ class Workspace:
             return sheet
 
     def by_external_id(self, external_id: str) -> FactSheet | None:
-        return next((s for s in self.fact_sheets.values() if s.external_id == external_id), None)
+        return self.fact_sheets.get(self.by_external.get(external_id, ""))
 
     def active(self, type: str | None = None) -> list[FactSheet]:
         return [s for s in self.fact_sheets.values() if s.status == "ACTIVE" and (type is None or s.type == type)]
@@ -207,6 +208,7 @@ class Workspace:
         if sheet is None:
             sheet = FactSheet(id=str(uuid.uuid4()), type=processor["type"], name=name, external_id=external_id)
             self.fact_sheets[sheet.id] = sheet
+            self.by_external[external_id] = sheet.id
         sheet.name, sheet.status = name, "ACTIVE"
         sheet.fields.update(values)
 
