@@ -113,3 +113,22 @@ def test_runs_move_through_their_states_over_time(leanix):
             seen.append(run.status)
         time.sleep(0.02)
     assert seen[:2] == ["PENDING", "IN_PROGRESS"] and seen[-1] == "FAILED"  # no configuration for its binding
+
+
+def test_the_cancel_hook_stops_the_run_upstream_between_polls(leanix):
+    """What the engine's cancel will wire (LeanIXConnector._cancelled): the run is stopped, the wait ends."""
+    from connectors.leanix.runs import LeanIXRunCancelled
+
+    leanix.workspace.never_finish = True
+    polls = []
+
+    def cancelled() -> bool:
+        polls.append(1)
+        return len(polls) >= 3
+
+    with client_for(leanix) as client, pytest.raises(LeanIXRunCancelled) as stopped:
+        run_to_the_end(client, b'{"connectorType":"t","connectorId":"i","connectorVersion":"1",'
+                               b'"processingDirection":"inbound"}', what="inbound", cancelled=cancelled)  # fmt: skip
+    (run_id,) = leanix.workspace.stops
+    assert leanix.workspace.runs[run_id].status == "STOPPED" and run_id in stopped.value.message
+    assert leanix.spec.violations == []
