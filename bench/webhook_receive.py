@@ -259,7 +259,8 @@ def table_print(results: dict[str, TargetResult]) -> None:
 
 def correctness_failures(fixture: dict[str, str], webhook_outcomes: list[Outcome]) -> list[str]:
     """Every 202 made exactly one entry and one delivery row; ids unique and present."""
-    from integrations.models import KnowledgeEntry, WebhookDelivery
+    from integrations.models import KnowledgeEntry
+    from webhooks.models import WebhookDelivery
 
     failures = []
     bad = [o for o in webhook_outcomes if o.status != 202]

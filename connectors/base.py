@@ -8,7 +8,7 @@ and credentials; the services in `integrations/` persist what it yields.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO, ClassVar, Literal
@@ -76,6 +76,19 @@ class PreviewResult:
 
 
 @dataclass(frozen=True)
+class RecordFile:
+    """A file an upstream object carries. `version` names this version of it (the hub downloads a
+    version once); `size` is what the upstream says (None when it does not); `fetch()` streams the
+    bytes in chunks, and whoever calls it stops reading at its own cap."""
+
+    name: str
+    content_type: str
+    version: str
+    size: int | None
+    fetch: Callable[[], Iterator[bytes]]
+
+
+@dataclass(frozen=True)
 class Record:
     """One upstream object as a knowledge entry would hold it."""
 
@@ -89,6 +102,8 @@ class Record:
     metadata: dict[str, Any] = field(default_factory=dict)
     source_created_at: datetime | None = None
     source_updated_at: datetime | None = None
+    # The object's files, stored with its entry after the entry is written (integrations.knowledge.files).
+    files: tuple[RecordFile, ...] = ()
 
 
 @dataclass(frozen=True)

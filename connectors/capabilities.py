@@ -27,6 +27,7 @@ from connectors.base import (
     Record,
     Warning,
 )
+from connectors.callbacks import CallbackLogLine, CallbackVerifier
 
 AuthFlow = Literal["api_key", "oauth_popup"]
 Direction = Literal["source", "destination", "both"]
@@ -133,11 +134,26 @@ class Actions(ABC):
 
 
 class SignedCallbacks(ABC):
-    """The upstream posts signed callbacks to the hub, which turns each payload into a record."""
+    """The upstream posts signed callbacks to the hub's receive URL: the connector says how they are
+    verified and what a verified payload becomes, records (a source's data) or job-log lines (a
+    destination's asynchronous status reports); the hub's one receive path (webhooks) does the rest."""
+
+    # False for a connector whose callbacks only report on its runs: it is then no source for that.
+    callbacks_make_records: ClassVar[bool] = True
+
+    @classmethod
+    def callback_verifier(cls, config: dict[str, Any]) -> CallbackVerifier:
+        """How this integration's callbacks are verified; by default Knora's X-Knora-Signature or
+        Standard Webhooks, under the integration's signing secrets."""
+        from webhooks.signing import KnoraSignatures  # the hub's own schemes, beside their signing helpers
+
+        return KnoraSignatures()
 
     @abstractmethod
-    def callback_record(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
-        """The record a verified payload makes, or None when it carries nothing to keep."""
+    def callback_items(
+        self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
+    ) -> Iterable[Record | CallbackLogLine]:
+        """What a verified payload makes: nothing when it carries nothing to keep."""
 
 
 CAPABILITIES: tuple[type, ...] = (Probe, Preview, PullSource, PushDestination, OAuthPopup, Actions, SignedCallbacks)
@@ -157,9 +173,9 @@ def provider_of(connector: type[Connector] | Connector) -> str | None:
 
 
 def direction_of(connector: type[Connector] | Connector) -> Direction | None:
-    """Source when it pulls or receives callbacks, destination when it pushes; None when neither."""
+    """Source when it pulls or its callbacks make records, destination when it pushes; None when neither."""
     cls = _class_of(connector)
-    source = issubclass(cls, PullSource | SignedCallbacks)
+    source = issubclass(cls, PullSource) or (issubclass(cls, SignedCallbacks) and cls.callbacks_make_records)
     destination = issubclass(cls, PushDestination)
     if source and destination:
         return "both"

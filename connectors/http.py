@@ -269,13 +269,22 @@ class UpstreamHttpClient:
             message = f"Upstream sent invalid JSON for GET {where}."
             raise UpstreamRejected(message, status_code=response.status_code) from exc
 
-    def request(self, method: str, path_or_url: str, **kwargs: Any) -> httpx.Response:
+    @contextlib.contextmanager
+    def stream(self, method: str, path_or_url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """As `request`, but the body of the answer is not read: the caller iterates it (a bounded download)."""
+        response = self.request(method, path_or_url, _stream=True, **kwargs)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def request(self, method: str, path_or_url: str, *, _stream: bool = False, **kwargs: Any) -> httpx.Response:
         """Send with retries and at most one token refresh; 2xx/3xx or raise UpstreamError."""
         method = method.upper()
         attempt, refreshed = 1, False
         while True:
             try:
-                response = self._send_following_redirects(method, path_or_url, kwargs, attempt)
+                response = self._send_following_redirects(method, path_or_url, kwargs, attempt, _stream)
             except httpx.TransportError as exc:
                 if attempt < self.max_attempts and _may_retry(method, error=exc):
                     wait_upstream(self._backoff(attempt), self.sleep)
@@ -286,6 +295,8 @@ class UpstreamHttpClient:
                     f"{method} {where} failed after {attempt} attempt(s): {type(exc).__name__}."
                 ) from exc
             status = response.status_code
+            if _stream and status >= 400:
+                response.read()  # read whole for its excerpt below: error answers (S3's, a CDN's) are short
             if status == 401 and self.token_refresher is not None and not refreshed:
                 # The refresh does not use up an attempt: it is a different failure from flakiness.
                 refreshed = True
@@ -313,7 +324,7 @@ class UpstreamHttpClient:
         return self._backoff(attempt) if wanted is None else wanted
 
     def _send_following_redirects(
-        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int, stream: bool = False
     ) -> httpx.Response:
         check_scheme(path_or_url)
         request = self._client.build_request(method, path_or_url, **kwargs)
@@ -321,7 +332,7 @@ class UpstreamHttpClient:
         hop_kwargs = {k: v for k, v in kwargs.items() if k != "params"}
         for _hop in range(MAX_REDIRECTS + 1):
             check_scheme(request.url)
-            response = self._send_logged(request, attempt, _origin(request.url) == origin)
+            response = self._send_logged(request, attempt, _origin(request.url) == origin, stream)
             if not response.has_redirect_location:
                 return response
             response.close()
@@ -342,13 +353,15 @@ class UpstreamHttpClient:
             status_code=response.status_code,
         )
 
-    def _send_logged(self, request: httpx.Request, attempt: int, same_origin: bool) -> httpx.Response:
+    def _send_logged(
+        self, request: httpx.Request, attempt: int, same_origin: bool, stream: bool = False
+    ) -> httpx.Response:
         started = time.monotonic()
         outcome: int | str = "error"
         try:
             # auth=None turns the client's httpx.Auth off for hops to another origin.
             auth = httpx.USE_CLIENT_DEFAULT if same_origin else None
-            response = self._client.send(request, auth=auth)
+            response = self._client.send(request, auth=auth, stream=stream)
             outcome = response.status_code
             return response
         except Exception as exc:
@@ -370,7 +383,10 @@ class UpstreamHttpClient:
             retry_after = self._clamped_retry_after(response)
             raise RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
         if status >= 500:
-            raise UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+            unavailable = UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+            # A 503 may say when to come back too: kept for callers that do their own backoff (Leena's).
+            unavailable.retry_after = self._clamped_retry_after(response)
+            raise unavailable
         excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
         message = f"Upstream rejected {what} with {status}: {excerpt}"
         raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)

@@ -19,6 +19,7 @@ CONNECTORS: dict[str, str] = {
     "confluence": "connectors.confluence:ConfluenceConnector",
     "haiilo": "connectors.haiilo:HaiiloConnector",
     "leanix": "connectors.leanix:LeanIXConnector",
+    "leena": "connectors.leena:LeenaConnector",
 }
 
 _REGISTRY: dict[str, type[Connector] | str] = dict(CONNECTORS)

@@ -116,6 +116,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# The default storage holds the files of knowledge entries: the filesystem under var/ unless another
+# backend is configured (e.g. S3 through django-storages, set in STORAGES["default"]).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# A file of a knowledge entry larger than this is not stored (skipped, with a line in the job's log).
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=25 * 1024 * 1024)
+
 # Request bodies over this are refused with 413 (webhooks are bounded separately).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from hub.crypto import SealedJSON, SealedModelMixin
 from hub.models import Organisation
@@ -184,23 +186,6 @@ class OAuthState(SealedModelMixin, models.Model):
         return f"OAuth state for {self.connector_type}"
 
 
-class WebhookDelivery(models.Model):
-    """The first answer to a delivery with an idempotency key, replayed for retries of it."""
-
-    # The unique (integration, idempotency_key) constraint serves lookups by integration.
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
-    idempotency_key = models.CharField(max_length=255)
-    entry = models.ForeignKey(KnowledgeEntry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    accepted = models.BooleanField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["integration", "idempotency_key"], name="one_delivery_per_key")]
-
-    def __str__(self) -> str:
-        return f"Delivery {self.idempotency_key}"
-
-
 class PushLedgerEntry(models.Model):
     """What one destination last accepted of one knowledge entry: the push engine offers an entry
     again only when its content hash or its tombstone differs from what is recorded here."""
@@ -224,3 +209,42 @@ class PushLedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination_id} {self.entry_id}"
+
+
+def entry_file_path(instance: EntryFile, filename: str) -> str:
+    """Where a file's bytes are stored: by organisation and entry, under a random name (the upstream's
+    name is only ever a column, never part of a path)."""
+    return f"entry-files/{instance.entry.organisation_id}/{instance.entry_id}/{uuid.uuid4().hex}"
+
+
+class EntryFile(models.Model):
+    """A file a knowledge entry carries, its bytes in the default storage (see integrations.knowledge.files;
+    deleting the row, also by cascade from its entry, integration or organisation, deletes the bytes)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # The unique (entry, version) constraint serves lookups by entry.
+    entry = models.ForeignKey(KnowledgeEntry, on_delete=models.CASCADE, related_name="files", db_index=False)
+    name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.BigIntegerField()
+    # The upstream's name for this version of the file: a version already stored is not downloaded again.
+    version = models.CharField(max_length=255)
+    file = models.FileField(upload_to=entry_file_path, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["entry", "version"], name="one_file_per_entry_version")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@receiver(post_delete, sender=EntryFile)
+def entry_file_bytes_delete(sender: type[EntryFile], instance: EntryFile, **kwargs: object) -> None:
+    """A removed row (also by cascade: Django's collector sends this for every row) takes its bytes
+    along, once the deletion is committed, so a rolled-back deletion keeps them."""
+    if instance.file.name:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name), using=kwargs.get("using"))

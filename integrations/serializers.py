@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from hub.schema import ListOutput
 from integrations.services import MAX_SYNC_INTERVAL_MINUTES
+from integrations.sources import destination_sources_shown
 
 
 class IntegrationOutput(serializers.Serializer):
@@ -18,9 +19,15 @@ class IntegrationOutput(serializers.Serializer):
     created_by = serializers.UUIDField(source="created_by_id", allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
-    # Ours, beside Knora's fields: the schedule.
+    # Ours, beside Knora's fields: the schedule, and a destination's sources.
     sync_interval_minutes = serializers.IntegerField(allow_null=True)
     run_after_sources = serializers.BooleanField()
+    sources = serializers.SerializerMethodField(
+        help_text="A destination's sources that still exist ([]: every source); null for a source (ours)."
+    )
+
+    def get_sources(self, integration) -> list[str] | None:
+        return destination_sources_shown(integration)
 
 
 class IntegrationCreatedOutput(IntegrationOutput):
@@ -78,6 +85,12 @@ class IntegrationUpdateInput(serializers.Serializer):
     config = serializers.DictField(required=False)
     sync_interval_minutes = _sync_interval_field(required=False)
     run_after_sources = _run_after_sources_field(required=False)
+    sources = serializers.ListField(
+        child=serializers.UUIDField(format="hex_verbose"),
+        required=False,
+        max_length=500,
+        help_text="A destination only: replace config.sources alone ([]: every source) (ours).",
+    )
 
 
 class ConfigFieldOutput(serializers.Serializer):

@@ -190,12 +190,14 @@ def _integration_create_locked(
     integration = Integration(organisation=organisation, type=type, name=name, created_by=user, **schedule)
     integration.config = clean_config
     shown_once: dict[str, Any] = {}
+    integration.credentials = {}
     if issubclass(connector_cls, SignedCallbacks):
-        signing_secret = new_signing_secret()
-        integration.credentials = {"signing_secret": signing_secret}
-        shown_once = {"signing_secret": signing_secret, "webhook_url": webhook_url(integration)}
-    else:
-        integration.credentials = {}
+        shown_once = {"webhook_url": webhook_url(integration)}
+        # A signing secret only where callbacks are verified with one (Leena's use its client secret).
+        if connector_cls.callback_verifier(clean_config).uses_signing_secrets:
+            signing_secret = new_signing_secret()
+            integration.credentials = {"signing_secret": signing_secret}
+            shown_once = {"signing_secret": signing_secret, **shown_once}
     integration.save()
     return integration, shown_once
 
@@ -300,9 +302,13 @@ def integration_update(
     config: dict[str, Any] | None = None,
     sync_interval_minutes: Any = NOT_GIVEN,
     run_after_sources: Any = NOT_GIVEN,
+    sources: Any = NOT_GIVEN,
 ) -> Integration:
     """Rename, reconfigure or reschedule; only the columns changed are written, so a running sync's
-    checkpoint and rotated tokens survive a PATCH made from a row read before them."""
+    checkpoint and rotated tokens survive a PATCH made from a row read before them.
+
+    `sources` (ours: a list of ids) replaces a destination's config.sources alone, which a `config`
+    patch cannot do without resending every other field."""
     fields = ["updated_at"]
     schedule = {"sync_interval_minutes": sync_interval_minutes, "run_after_sources": run_after_sources}
     if any(value is not NOT_GIVEN for value in schedule.values()):
@@ -336,9 +342,32 @@ def integration_update(
         if connector_cls.probe_on_create:
             # New credentials or a new selection are checked live, with the stored tokens if any.
             _probe_result_check(connector_for_request(integration))
+    if sources is not NOT_GIVEN:
+        _sources_apply(integration, sources)
+        if "config_sealed" not in fields:
+            fields.append("config_sealed")
     fields += _schedule_apply(integration, **schedule)
     integration.save(update_fields=fields)
     return integration
+
+
+def _sources_apply(integration: Integration, sources: list[Any]) -> None:
+    connector_cls = connector_class_or_error(integration.type)
+    if not any(field.key == SOURCES_FIELD.key for field in connector_cls.info.config_schema):
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            "Only a destination has sources.",
+            {"sources": ["This connector is not a destination."]},
+        )
+    stored = integration.config
+    config = {**stored, SOURCES_FIELD.key: ",".join(str(value) for value in sources)}
+    integration.config = organisation_config(
+        connector_cls,
+        config,
+        organisation_id=integration.organisation_id,
+        integration_id=integration.id,
+        accepted_sources=stored.get(SOURCES_FIELD.key),
+    )
 
 
 def _secret_binding_changed(connector_cls: type[Connector], *, stored: dict[str, Any], given: dict[str, Any]) -> bool:
@@ -456,7 +485,11 @@ def integration_probe(*, integration: Integration) -> dict[str, Any]:
 
 def integration_preview(*, integration: Integration) -> dict[str, Any]:
     connector = connector_for_request(integration)
-    if not isinstance(connector, Preview):
+    if not isinstance(connector, Preview) and isinstance(connector, PushDestination):
+        from integrations.runs.push import push_preview  # the run engine imports this module
+
+        result = push_preview(integration)
+    elif not isinstance(connector, Preview):
         result = PreviewResult(summary="This connector cannot estimate its data.", items=[], estimated_entries=None)
     else:
         try:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from connectors.capabilities import PullSource, SignedCallbacks
+from connectors.capabilities import PushDestination, direction_of
 from connectors.registry import connector_class
 from integrations.models import Integration
 
@@ -29,7 +29,7 @@ def source_ids_parse(text: Any) -> list[str]:
 
 def _is_source_type(connector_type: str) -> bool:
     cls = connector_class(connector_type)
-    return cls is not None and issubclass(cls, PullSource | SignedCallbacks)
+    return cls is not None and direction_of(cls) in ("source", "both")
 
 
 def _organisation_sources(organisation_id: Any, *, excluding: Any = None):
@@ -86,3 +86,21 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def destination_sources_shown(integration: Integration) -> list[str] | None:
+    """What the API shows of a destination's `sources`: the named ids that still exist ([]: every
+    source); None for a connector that is not a destination."""
+    cls = connector_class(integration.type)
+    if cls is None or not issubclass(cls, PushDestination):
+        return None
+    named = [value for value in source_ids_parse((integration.config or {}).get("sources")) if _as_uuid(value)]
+    if not named:
+        return []
+    existing = {
+        str(pk)
+        for pk in _organisation_sources(integration.organisation_id, excluding=integration.pk)
+        .filter(pk__in=[_as_uuid(value) for value in named])
+        .values_list("pk", flat=True)
+    }
+    return [str(_as_uuid(value)) for value in named if str(_as_uuid(value)) in existing]

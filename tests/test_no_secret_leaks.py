@@ -40,13 +40,14 @@ from tests.fakes.confluence_fixtures import seed_spaces
 from tests.fakes.echoing import EchoingUpstream
 from tests.fakes.haiilo import FakeHaiilo, HaiiloTenant
 from tests.fakes.leanix import FakeLeanIX
+from tests.fakes.leena import FakeLeena
 from tests.fakes.notes import NotesServer
 from tests.fakes.shelf import ShelfServer
 from tests.worker_process import WorkerProcess
 from webhooks.signing import SIGNATURE_HEADER, signature_for
 
 API = "/api/v1/integrations/"
-COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "leanix", "shelf", "shelf-two-way"}
+COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "leanix", "shelf", "shelf-two-way", "leena"}
 DEBUG_LOGGERS = ("", "httpx", "httpcore", "django", "celery", "kombu", "connectors", "integrations", "webhooks")
 
 
@@ -118,6 +119,7 @@ class Upstreams:
     haiilo: FakeHaiilo
     atlassian: FakeAtlassian
     leanix: FakeLeanIX
+    leena: FakeLeena
     authorizations: list[list[str]]  # per fake server, the Authorization headers it received
 
     def wire(self) -> str:
@@ -134,15 +136,23 @@ def upstreams(monkeypatch) -> Iterator[Upstreams]:
         FakeHaiilo(HaiiloTenant(client_id="tributary-leak", client_secret=marked("haiilosecret"))) as haiilo,
         FakeAtlassian(validate=False) as atlassian,
         FakeLeanIX() as leanix,
+        FakeLeena() as leena,
     ):
         notes.upstream.api_key = marked("notesapikey")
         shelf.upstream.api_key = marked("shelfapikey")
         atlassian.model.api_token = marked("confluenceapitoken")
         leanix.workspace.api_token = marked("leanixapitoken")
-        servers = (notes.server, shelf.server, haiilo.server, leanix.server, *atlassian.servers.values())
+        leena.upstream.client_secret, leena.upstream.password = marked("leenasecret"), marked("leenapassword")
+        servers = (notes.server, shelf.server, haiilo.server, leanix.server, *atlassian.servers.values(), leena.server)
         authorizations = [authorizations_recorded(server) for server in servers]
         yield Upstreams(
-            notes=notes, shelf=shelf, haiilo=haiilo, atlassian=atlassian, leanix=leanix, authorizations=authorizations
+            notes=notes,
+            shelf=shelf,
+            haiilo=haiilo,
+            atlassian=atlassian,
+            leanix=leanix,
+            leena=leena,
+            authorizations=authorizations,
         )
 
 
@@ -271,6 +281,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         "Shelf both ways": {"type": "shelf-two-way", "config": {
             "base_url": shelf.url, "api_key": shelf.upstream.api_key}},
         "LeanIX both ways": {"type": "leanix", "config": upstreams.leanix.config(direction="both")},
+        "Leena": {"type": "leena", "config": upstreams.leena.config()},
     }  # fmt: skip
     ids = {"Deploys": webhook.json()["id"]}
     for name, body in configs.items():
@@ -278,10 +289,8 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         assert created.status_code == 201, created.text
         ids[name] = created.json()["id"]
     ids["Wiki (OAuth)"] = oauth_connected(api, hub, str(org.id))
-    ids = {
-        name: ids[name]
-        for name in sorted(ids, key=lambda name: name in ("Published", "Shelf both ways", "LeanIX both ways"))
-    }
+    last = ("Published", "Shelf both ways", "LeanIX both ways", "Leena")
+    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in last)}
 
     delivery = json.dumps({"text": "Deployment completed for v2.4.1", "author": "ci"}).encode()
     received = api(
@@ -350,6 +359,9 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
     leanix_workspace = upstreams.leanix.workspace
     assert leanix_workspace.tokens_presented and leanix_workspace.runs
     atlassian_tokens = atlassian.model.tokens
+    leena = upstreams.leena.upstream
+    assert leena.tokens and leena.completed
+    leena_sent = {call.token for call in leena.calls if call.token}
     assert haiilo.tenant.tokens and len(atlassian_tokens.access) >= 2 and atlassian_tokens.refresh_rotated
     upstream_secrets = [
         # (secret, what the upstream received: the search must find it there, in the form it travels in)
@@ -364,6 +376,10 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
             for token in leanix_workspace.tokens
         ),
         (Secret("atlassian client_secret", fake_confluence.CLIENT_SECRET), token_requests),
+        (Secret("leena client_secret", leena.client_secret, basic_user=leena.client_id), wire),
+        (Secret("leena password", leena.password), "\n".join(leena.token_bodies)),
+        # Tokens a probe asked for were never sent on: only those the article calls carried are on the wire.
+        *((Secret("leena access token", token), wire if token in leena_sent else None) for token in leena.tokens),
         *((Secret("haiilo access token", token), wire) for token in haiilo.tenant.tokens),
         *((Secret("atlassian access token", token), wire) for token in atlassian_tokens.access),
         *((Secret("atlassian refresh token", token), token_requests) for token in atlassian_tokens.refresh_rotated),

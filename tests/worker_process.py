@@ -34,9 +34,15 @@ class WorkerProcess(LoggedProcess):
     @classmethod
     @contextlib.contextmanager
     def started(
-        cls, timeout: float = 60, *, log_level: str = "info", extra_env: dict[str, str] | None = None
+        cls,
+        timeout: float = 60,
+        *,
+        log_level: str = "info",
+        extra_env: dict[str, str] | None = None,
+        pool: str = "solo",
     ) -> Iterator[WorkerProcess]:
-        """`extra_env` may name another settings module or queue (e.g. the leak test's worker at DEBUG)."""
+        """`extra_env` may name another settings module or queue (e.g. the leak test's worker at DEBUG);
+        `pool="prefork"` runs tasks in a child process, where Celery enforces the time limits."""
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "hub.settings_test",
@@ -46,7 +52,7 @@ class WorkerProcess(LoggedProcess):
         }
         command = [
             sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "--pool=solo", "-l", log_level, "-Q", env["CELERY_TASK_DEFAULT_QUEUE"],
+            f"--pool={pool}", "--concurrency=1", "-l", log_level, "-Q", env["CELERY_TASK_DEFAULT_QUEUE"],
             "-n", f"test-{os.getpid()}-{env['CELERY_TASK_DEFAULT_QUEUE']}@%h",
         ]  # fmt: skip
         with process_started(

@@ -1,4 +1,5 @@
-"""`POST /api/v1/integrations/<id>/rotate-secret`: a webhook integration's new signing secret, shown once."""
+"""`POST /api/v1/integrations/<id>/rotate-secret`: a new signing secret, shown once, for an integration
+whose connector verifies its signed callbacks with one (the webhook connector's do)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from webhooks import services
 
 class WebhookSecretRotateApi(APIView):
     """Admin, active subscription (like every write). Another organisation's integration is 404;
-    one that is not a webhook is 400 VALIDATION_ERROR. The body is the 201 of `POST /` for a
-    webhook: the integration's fields plus `signing_secret` and `webhook_url`."""
+    one whose connector has no signed callbacks verified with a signing secret is 400
+    VALIDATION_ERROR. The body is the 201 of `POST /` for a webhook: the integration's fields
+    plus `signing_secret` and `webhook_url`."""
 
     permission_classes = [IsAdmin, SubscriptionActive]
 
-    # 400: the integration is not a webhook, so it has no signing secret to rotate.
+    # 400: the integration's connector verifies no signing secret, so it has none to rotate.
     @extend_schema(request=None, responses={200: IntegrationCreatedOutput, **errors(400)}, tags=["integrations"])
     def post(self, request: Request, integration_id) -> Response:
         integration, secret = services.webhook_secret_rotate(

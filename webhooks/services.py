@@ -1,5 +1,6 @@
-"""Receiving a verified webhook payload: the integration it is for, its signing secrets, the entry
-it makes and the answer replayed for retries; rotating the secret; pruning old delivery records."""
+"""Receiving a verified signed callback: the integration it is for (any whose connector has
+`SignedCallbacks`), its verifier and signing secrets, what the payload makes (entries, job-log lines)
+and the answer replayed for retries; rotating the secret; pruning old delivery records."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ import cachetools
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from standardwebhooks.webhooks import Webhook
 
-from connectors.base import Record
-from connectors.webhook.connector import REQUIRE_TIMESTAMPED_SIGNATURES, record_from_payload
+from connectors import registry
+from connectors.base import Connector, Record
+from connectors.callbacks import CallbackLogLine, CallbackVerifier
+from connectors.capabilities import SignedCallbacks
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation
 from integrations.knowledge.writes import entry_row_params, entry_upsert_one_sql, entry_upsert_returning_id
-from integrations.models import Integration, WebhookDelivery
-from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret, standard_verifier
+from integrations.models import Integration
+from webhooks.job_log import callback_log_lines_append
+from webhooks.models import WebhookDelivery
+from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret
 
-WEBHOOK_TYPE = "webhook"
 # Each process keeps the integrations it has looked up for a minute: one round trip less per
 # delivery. A secret can change (rotation), so a signature that matches none of the kept secrets
 # is checked once more against a fresh load before it is refused (see the view). A delivery to
@@ -52,12 +55,10 @@ class WebhookReceipt:
 @dataclass(frozen=True)
 class SigningSecret:
     """One secret a signature may be made with: the current one, or the one before a rotation
-    until `valid_until`. `standard` is the reference library's verifier for it (None for secrets
-    made before Standard Webhooks were accepted, which are not `whsec_<base64>`)."""
+    until `valid_until`."""
 
     secret: str
     valid_until: datetime | None
-    standard: Webhook | None
 
     def valid_at(self, now: datetime) -> bool:
         return self.valid_until is None or now < self.valid_until
@@ -65,18 +66,21 @@ class SigningSecret:
 
 @dataclass(frozen=True)
 class WebhookTarget:
-    """A webhook integration as the receive path needs it, with its secrets unsealed once."""
+    """An integration whose connector has signed callbacks, as the receive path needs it: the
+    connector built once, its verifier, and the signing secrets unsealed once."""
 
     integration: Integration
+    connector: SignedCallbacks
+    verifier: CallbackVerifier
     signing_secrets: tuple[SigningSecret, ...]
-    require_timestamped_signatures: bool
 
-    def secrets_valid_at(self, now: datetime) -> list[SigningSecret]:
-        return [secret for secret in self.signing_secrets if secret.valid_at(now)]
+    def secrets_valid_at(self, now: datetime) -> list[str]:
+        return [secret.secret for secret in self.signing_secrets if secret.valid_at(now)]
 
 
 def webhook_target_get(*, integration_id: uuid.UUID, fresh: bool = False) -> WebhookTarget | None:
-    """The webhook integration behind a receive URL, or None (unknown and non-webhook alike).
+    """The integration behind a receive URL, or None: unknown, and of a connector without signed
+    callbacks, alike.
 
     The one lookup not scoped by an organisation: the caller has no token, so the
     organisation is the integration's own (Knora's security model, point 3). Only found
@@ -88,29 +92,39 @@ def webhook_target_get(*, integration_id: uuid.UUID, fresh: bool = False) -> Web
         with _INTEGRATIONS_SEEN_LOCK:
             target = _INTEGRATIONS_SEEN.get(integration_id)
     if target is None:
-        integration = _webhook_integration_load(integration_id)
+        loaded = _callback_integration_load(integration_id)
+        target = None if loaded is None else _target_of(*loaded)
         with _INTEGRATIONS_SEEN_LOCK:
-            if integration is None:
+            if target is None:
                 _INTEGRATIONS_SEEN.pop(integration_id, None)
                 return None
-            target = _INTEGRATIONS_SEEN[integration_id] = _target_of(integration)
+            _INTEGRATIONS_SEEN[integration_id] = target
     return target
 
 
-def _target_of(integration: Integration) -> WebhookTarget:
-    credentials = integration.credentials
+def callbacks_class_of(connector_type: str) -> type[SignedCallbacks] | None:
+    """The registered connector class of a type when it has signed callbacks, else None."""
+    cls = registry.connector_class(connector_type)
+    return cls if cls is not None and issubclass(cls, SignedCallbacks) else None
+
+
+def _target_of(integration: Integration, connector_cls: type[Connector]) -> WebhookTarget:
+    config, credentials = integration.config, integration.credentials
+    verifier = connector_cls.callback_verifier(config)
     secrets = []
-    for key, valid_until in (
-        ("signing_secret", None),
-        ("previous_signing_secret", _previous_valid_until(credentials.get("secret_rotated_at"))),
-    ):
-        secret = credentials.get(key)
-        if isinstance(secret, str) and secret and (key == "signing_secret" or valid_until is not None):
-            secrets.append(SigningSecret(secret=secret, valid_until=valid_until, standard=standard_verifier(secret)))
+    if verifier.uses_signing_secrets:
+        for key, valid_until in (
+            ("signing_secret", None),
+            ("previous_signing_secret", _previous_valid_until(credentials.get("secret_rotated_at"))),
+        ):
+            secret = credentials.get(key)
+            if isinstance(secret, str) and secret and (key == "signing_secret" or valid_until is not None):
+                secrets.append(SigningSecret(secret=secret, valid_until=valid_until))
     return WebhookTarget(
         integration=integration,
+        connector=connector_cls(config=config, credentials=credentials),
+        verifier=verifier,
         signing_secrets=tuple(secrets),
-        require_timestamped_signatures=integration.config.get(REQUIRE_TIMESTAMPED_SIGNATURES) is True,
     )
 
 
@@ -131,22 +145,33 @@ def webhook_target_forget(*, integration_id: uuid.UUID) -> None:
         _INTEGRATIONS_SEEN.pop(integration_id, None)
 
 
-def _webhook_integration_load(integration_id: uuid.UUID) -> Integration | None:
-    """Only the columns the receive path uses, like `.only()`, but without building an ORM
-    query on every delivery: on the bench that halves the lookup (0.6 -> 0.25 ms)."""
+def _callback_integration_load(integration_id: uuid.UUID) -> tuple[Integration, type[Connector]] | None:
+    """The integration and its connector class, when that class has signed callbacks. Only the
+    columns the receive path uses, like `.only()`, but without building an ORM query on every
+    delivery: on the bench that halves the lookup (0.6 -> 0.25 ms)."""
     pk = Integration._meta.pk
     with connection.cursor() as cursor:
-        cursor.execute(_LOOKUP_SQL, [pk.get_db_prep_value(integration_id, connection), WEBHOOK_TYPE])
+        cursor.execute(_LOOKUP_SQL, [pk.get_db_prep_value(integration_id, connection)])
         row = cursor.fetchone()
     if row is None:
         return None
-    organisation_id, config_sealed, credentials_sealed = row
+    organisation_id, connector_type, config_sealed, credentials_sealed = row
+    connector_cls = callbacks_class_of(connector_type)
+    if connector_cls is None:
+        return None
     # from_db takes the values in the model's field order.
-    return Integration.from_db(
+    integration = Integration.from_db(
         connection.alias,
-        ["id", "organisation_id", "config_sealed", "credentials_sealed"],
-        [pk.to_python(integration_id), _ORGANISATION_FK.to_python(organisation_id), config_sealed, credentials_sealed],
+        ["id", "organisation_id", "type", "config_sealed", "credentials_sealed"],
+        [
+            pk.to_python(integration_id),
+            _ORGANISATION_FK.to_python(organisation_id),
+            connector_type,
+            config_sealed,
+            credentials_sealed,
+        ],
     )
+    return integration, connector_cls
 
 
 def _lookup_sql() -> str:
@@ -156,9 +181,8 @@ def _lookup_sql() -> str:
         return quote(meta.get_field(name).column)
 
     return (
-        f"SELECT {column('organisation')}, {column('config_sealed')}, {column('credentials_sealed')}"
-        f" FROM {quote(meta.db_table)}"
-        f" WHERE {column('id')} = %s AND {column('type')} = %s"
+        f"SELECT {column('organisation')}, {column('type')}, {column('config_sealed')}, {column('credentials_sealed')}"
+        f" FROM {quote(meta.db_table)} WHERE {column('id')} = %s"
     )
 
 
@@ -176,33 +200,38 @@ _ORGANISATION_FK = Integration._meta.get_field("organisation")
 
 def webhook_receive(
     *,
-    integration: Integration,
+    target: WebhookTarget,
     payload: dict[str, Any],
     raw_body: bytes,
     signed_id: str | None,
     unsigned_key: str | None,
 ) -> WebhookReceipt:
-    """Store a verified payload as a knowledge entry of the integration's organisation.
+    """Keep what a verified payload makes, as its connector says: knowledge entries of the
+    integration's organisation, and lines for the integration's sync job log.
 
-    The entry is keyed by `signed_id` (a Standard Webhooks `webhook-id`), else by the body's
-    hash, so an identical body updates the same entry. With a delivery key (the signed id, else
-    the unsigned Idempotency-Key), the first answer is recorded atomically with the entry, and
-    every retry (concurrent ones included) gets it back.
+    The webhook connector keys its entry by `signed_id` (a Standard Webhooks `webhook-id`), else by
+    the body's hash, so an identical body updates the same entry. With a delivery key (the signed
+    id, else the unsigned Idempotency-Key), the first answer is recorded atomically with what the
+    payload made, and every retry (concurrent ones included) gets it back, adding nothing.
     """
-    record = record_from_payload(payload, raw_body=raw_body, signed_id=signed_id)
+    integration = target.integration
+    records, lines = _callback_items(target, payload, raw_body=raw_body, signed_id=signed_id)
     delivery_key = signed_id or (delivery_key_of_unsigned(unsigned_key) if unsigned_key else None)
+    one_record = len(records) == 1 and not lines
     try:
-        with _one_statement_scope():
-            if delivery_key is None:
-                return _entry_store(integration, record)
-            if record is not None and connection.vendor == "postgresql":
-                # The hot path: entry and delivery row in one statement, no BEGIN/COMMIT.
-                entry_id = _entry_and_delivery_insert(integration, record, delivery_key)
-                if entry_id is not None:
-                    return WebhookReceipt(accepted=True, entry_id=entry_id)
+        if one_record or not (records or lines):
+            with _one_statement_scope():
+                if delivery_key is None:
+                    return _entry_store(integration, records[0] if records else None)
+                if one_record and connection.vendor == "postgresql":
+                    # The hot path: entry and delivery row in one statement, no BEGIN/COMMIT.
+                    entry_id = _entry_and_delivery_insert(integration, records[0], delivery_key)
+                    if entry_id is not None:
+                        return WebhookReceipt(accepted=True, entry_id=entry_id)
         with transaction.atomic():
-            receipt = _entry_store(integration, record)
-            _delivery_insert(integration, delivery_key, receipt)
+            receipt = _items_store(integration, records, lines)
+            if delivery_key is not None:
+                _delivery_insert(integration, delivery_key, receipt)
         return receipt
     except IntegrityError:
         # The key was delivered before (or concurrently, and that one committed first). Retries
@@ -214,6 +243,30 @@ def webhook_receive(
             webhook_target_forget(integration_id=integration.pk)
             raise ApiError(ErrorCode.NOT_FOUND, "Webhook integration not found.") from None
         raise
+
+
+def _callback_items(
+    target: WebhookTarget, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
+) -> tuple[list[Record], list[CallbackLogLine]]:
+    """The records and job-log lines the connector makes of the payload; a record from a connector
+    whose callbacks make none is not kept (it is no source)."""
+    records: list[Record] = []
+    lines: list[CallbackLogLine] = []
+    keeps_records = type(target.connector).callbacks_make_records
+    for item in target.connector.callback_items(payload, raw_body=raw_body, signed_id=signed_id):
+        if isinstance(item, CallbackLogLine):
+            lines.append(item)
+        elif isinstance(item, Record) and keeps_records:
+            records.append(item)
+    return records, lines
+
+
+def _items_store(integration: Integration, records: list[Record], lines: list[CallbackLogLine]) -> WebhookReceipt:
+    """Upsert the payload's entries and log its lines; call inside a transaction. Accepted when
+    anything was kept; the answer names the first entry."""
+    entry_ids = [entry_upsert_returning_id(integration=integration, record=record) for record in records]
+    logged = callback_log_lines_append(integration=integration, lines=lines) is not None if lines else False
+    return WebhookReceipt(accepted=bool(entry_ids) or logged, entry_id=entry_ids[0] if entry_ids else None)
 
 
 def _one_statement_scope():
@@ -293,7 +346,8 @@ def delivery_key_of_unsigned(key: str) -> str:
 
 @transaction.atomic
 def webhook_secret_rotate(*, organisation: Organisation, integration_id: uuid.UUID) -> tuple[Integration, str]:
-    """A new signing secret for the organisation's webhook integration; the one it replaces keeps
+    """A new signing secret for the organisation's integration whose connector verifies its signed
+    callbacks with signing secrets (the webhook connector's do); the one it replaces keeps
     verifying for WEBHOOK_SECRET_OVERLAP_HOURS (only the last one: a second rotation within that
     time ends the first secret at once). Returns the integration and the new secret, shown once."""
     integration = (
@@ -303,8 +357,12 @@ def webhook_secret_rotate(*, organisation: Organisation, integration_id: uuid.UU
     )
     if integration is None:
         raise ApiError(ErrorCode.NOT_FOUND, "Integration not found.")
-    if integration.type != WEBHOOK_TYPE:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "Only a webhook integration has a signing secret to rotate.")
+    connector_cls = callbacks_class_of(integration.type)
+    if connector_cls is None or not connector_cls.callback_verifier(integration.config).uses_signing_secrets:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            "Only an integration whose signed callbacks use a signing secret has one to rotate.",
+        )
     current = integration.credentials.get("signing_secret")
     secret = new_signing_secret()
     credentials: dict[str, Any] = {"signing_secret": secret}

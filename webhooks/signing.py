@@ -1,4 +1,5 @@
-"""The two signature schemes: Knora's `X-Knora-Signature` (body only) and Standard Webhooks (id.timestamp.body).
+"""The two signature schemes: Knora's `X-Knora-Signature` (body only) and Standard Webhooks (id.timestamp.body),
+and `KnoraSignatures`, the default verifier of every connector with signed callbacks.
 
 Each scheme has its signing helper beside its verifier, and the tests sign with them (Standard
 Webhooks with the reference `standardwebhooks` library, which this module also verifies with).
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook, WebhookVerificationError
+
+from connectors.callbacks import CallbackMalformed, CallbackRefused, CallbackVerifier
 
 SIGNATURE_HEADER = "X-Knora-Signature"
 SIGNATURE_PREFIX = "sha256="
@@ -96,9 +101,11 @@ def standard_headers(msg_id: str | None, timestamp: str | None, signature: str |
     return StandardHeaders(msg_id=msg_id, timestamp=timestamp, signature=signature)
 
 
+@functools.lru_cache(maxsize=1024)
 def standard_verifier(secret: str) -> Webhook | None:
     """The reference library's verifier for a secret, or None when the secret is not
-    `whsec_<base64>` (integrations created before Standard Webhooks were accepted)."""
+    `whsec_<base64>` (integrations created before Standard Webhooks were accepted). Kept per
+    secret, so a delivery does not decode the secret again."""
     try:
         return Webhook(secret)
     except (binascii.Error, ValueError, EmptyWebhookSecretError):
@@ -119,3 +126,48 @@ def standard_signature_matches(verifier: Webhook, raw_body: bytes, headers: Stan
     except (WebhookVerificationError, UnicodeDecodeError):
         return False
     return True
+
+
+MISMATCH = "The webhook signature does not match."
+
+
+@dataclass(frozen=True)
+class KnoraSignatures(CallbackVerifier):
+    """The default verifier of signed callbacks: Standard Webhooks when a `webhook-signature` header
+    is sent, else Knora's `X-Knora-Signature` (refused when `require_timestamped`). The view's
+    docstring (webhooks.views.webhook_receive, steps 4 and 5) says what each answer is."""
+
+    require_timestamped: bool = False
+
+    def verify(self, *, headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str], now: float) -> str | None:
+        if STANDARD_SIGNATURE_HEADER in headers:
+            return self._standard_verify(headers, raw_body, secrets, now)
+        digest = signature_digest(headers.get(SIGNATURE_HEADER))
+        if digest is None:
+            raise CallbackMalformed(f"The {SIGNATURE_HEADER} header must read sha256=<64 hex characters>.")
+        if self.require_timestamped:
+            raise CallbackRefused(
+                "This webhook requires timestamped signatures (Standard Webhooks: webhook-id, webhook-timestamp, "
+                "webhook-signature); X-Knora-Signature alone is refused."
+            )
+        if any(signature_matches(secret, raw_body, digest) for secret in secrets):
+            return None
+        raise CallbackRefused(MISMATCH)
+
+    @staticmethod
+    def _standard_verify(headers: Mapping[str, str], raw_body: bytes, secrets: Sequence[str], now: float) -> str:
+        standard = standard_headers(
+            headers.get(STANDARD_ID_HEADER), headers.get(STANDARD_TIMESTAMP_HEADER), headers[STANDARD_SIGNATURE_HEADER]
+        )
+        if standard is None:
+            raise CallbackMalformed(
+                "Standard Webhooks signatures need webhook-id (1-255 visible ASCII characters), webhook-timestamp "
+                "(whole Unix seconds) and webhook-signature (space-separated v1,<base64>)."
+            )
+        if not standard_timestamp_current(standard.timestamp, now):
+            raise CallbackRefused(f"The webhook timestamp is more than {TIMESTAMP_TOLERANCE_SECONDS} s from now.")
+        for secret in secrets:
+            verifier = standard_verifier(secret)
+            if verifier is not None and standard_signature_matches(verifier, raw_body, standard):
+                return standard.msg_id
+        raise CallbackRefused(MISMATCH)

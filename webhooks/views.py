@@ -1,4 +1,5 @@
-"""`POST /api/v1/integrations/webhook/<integration_id>/receive`: Knora's signed inbound webhook."""
+"""`POST /api/v1/integrations/webhook/<integration_id>/receive`: Knora's signed inbound webhook, the
+one receive path of every connector with signed callbacks (its verifier, its payload's meaning)."""
 
 from __future__ import annotations
 
@@ -7,28 +8,18 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from connectors.callbacks import CallbackMalformed, CallbackRefused
 from hub.errors import ApiError, ErrorCode, error_response
 from hub.parsers import read_bounded
 from webhooks import services
-from webhooks.signing import (
-    SIGNATURE_HEADER,
-    STANDARD_ID_HEADER,
-    STANDARD_SIGNATURE_HEADER,
-    STANDARD_TIMESTAMP_HEADER,
-    TIMESTAMP_TOLERANCE_SECONDS,
-    StandardHeaders,
-    signature_digest,
-    signature_matches,
-    standard_headers,
-    standard_signature_matches,
-    standard_timestamp_current,
-)
+from webhooks.signing import STANDARD_ID_HEADER
 from webhooks.throttles import WebhookReceiveThrottle
 
 logger = logging.getLogger(__name__)
@@ -50,12 +41,17 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
 
     Checks, in this order; the first that fails answers, in the error envelope:
 
-    1. The integration exists and is of type `webhook`, else 404 NOT_FOUND (the same answer
-       for both, so the URL space tells nothing).
+    1. The integration exists and its connector has signed callbacks (`SignedCallbacks`: the
+       `webhook` connector, and any upstream that posts callbacks), else 404 NOT_FOUND (the same
+       answer for both, so the URL space tells nothing).
     2. The integration has had at most WEBHOOK_RECEIVE_RATE deliveries (default 6000/min) in
        the current window, else 429 RATE_LIMITED with Retry-After (seconds).
     3. The body is at most 1 MiB, else 413 PAYLOAD_TOO_LARGE: a larger Content-Length is
        refused unread, and at most 1 MiB + 1 bytes are ever read.
+
+    Steps 4 and 5 are the connector's verifier's (`SignedCallbacks.callback_verifier`), with
+    the same answers; as written here they are the default's, Knora's, which `webhook` uses.
+
     4. The signature headers are well-formed, else 400 VALIDATION_ERROR. With a
        `webhook-signature` header the scheme is Standard Webhooks: `webhook-id` (1-255 visible
        ASCII characters), `webhook-timestamp` (whole Unix seconds) and `webhook-signature`
@@ -76,10 +72,12 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
     8. `Idempotency-Key` (or, with Knora's scheme, an unsigned `webhook-id`), when sent, is at
        most 255 characters, else 400 VALIDATION_ERROR.
 
-    Then 202 with the entry when `text`, `body` or `content` holds non-empty text, else 200
-    with `accepted: false`. The entry is keyed by a signed id only: the Standard Webhooks
-    `webhook-id`, else the body's hash (an unsigned Idempotency-Key never keys it, so a
-    replayed delivery with fresh keys updates the same entry). A `timestamp` the database
+    Then the connector says what the payload makes (`SignedCallbacks.callback_items`): entries,
+    and lines for the integration's running (else latest) sync job log. 202 when it made any
+    (with the first entry, if any), else 200 with `accepted: false`. The webhook connector makes
+    one entry when `text`, `body` or `content` holds non-empty text, keyed by a signed id only:
+    the Standard Webhooks `webhook-id`, else the body's hash (an unsigned Idempotency-Key never
+    keys it, so a replayed delivery with fresh keys updates the same entry). A `timestamp` the database
     cannot hold is left out of the entry. A retry with the same delivery key (the signed id,
     else the Idempotency-Key) gets the first answer again. The organisation is always the
     integration's own.
@@ -91,7 +89,7 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
     try:
         target, payload, raw_body, signed_id, unsigned_key = _verified_delivery(request, integration_id)
         receipt = services.webhook_receive(
-            integration=target.integration,
+            target=target,
             payload=payload,
             raw_body=raw_body,
             signed_id=signed_id,
@@ -126,32 +124,7 @@ def _verified_delivery(request: HttpRequest, integration_id: uuid.UUID):
     if not throttle.allow_integration(integration_id):
         raise _Throttled(int(throttle.wait()))
     raw_body = read_bounded(request, request.META.get("CONTENT_LENGTH"), MAX_BODY_BYTES)
-    headers = request.headers
-    if STANDARD_SIGNATURE_HEADER in headers:
-        standard = standard_headers(
-            headers.get(STANDARD_ID_HEADER), headers.get(STANDARD_TIMESTAMP_HEADER), headers[STANDARD_SIGNATURE_HEADER]
-        )
-        if standard is None:
-            raise ApiError(
-                ErrorCode.VALIDATION_ERROR,
-                "Standard Webhooks signatures need webhook-id (1-255 visible ASCII characters), webhook-timestamp "
-                "(whole Unix seconds) and webhook-signature (space-separated v1,<base64>).",
-            )
-        if not standard_timestamp_current(standard.timestamp, time.time()):
-            raise ApiError(
-                ErrorCode.FORBIDDEN, f"The webhook timestamp is more than {TIMESTAMP_TOLERANCE_SECONDS} s from now."
-            )
-        target = _target_verifying(target, lambda t: _standard_verified(t, raw_body, standard))
-        signed_id = standard.msg_id
-    else:
-        digest = signature_digest(headers.get(SIGNATURE_HEADER))
-        if digest is None:
-            raise ApiError(
-                ErrorCode.VALIDATION_ERROR,
-                f"The {SIGNATURE_HEADER} header must read sha256=<64 hex characters>.",
-            )
-        target = _target_verifying(target, lambda t: _knora_verified(t, raw_body, digest))
-        signed_id = None
+    target, signed_id = _target_verifying(target, request.headers, raw_body)
     if request.content_type.lower() != "application/json":
         raise ApiError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json.")
     payload = _json_object(raw_body)
@@ -159,49 +132,41 @@ def _verified_delivery(request: HttpRequest, integration_id: uuid.UUID):
     return target, payload, raw_body, signed_id, unsigned_key
 
 
-def _target_verifying(target: services.WebhookTarget, verified) -> services.WebhookTarget:
-    """The target whose secrets and config let the delivery in; else 403 FORBIDDEN.
+def _target_verifying(
+    target: services.WebhookTarget, headers: Mapping[str, str], raw_body: bytes
+) -> tuple[services.WebhookTarget, str | None]:
+    """The target whose verifier and secrets let the delivery in, and the id its sender signed;
+    else 400 VALIDATION_ERROR (malformed signature headers) or 403 FORBIDDEN.
 
     A refusal is checked once more against the integration read afresh, so a secret rotated
     (or a requirement lifted) in another process takes effect here at once.
     """
-    refusal = verified(target)
-    if refusal is None:
-        return target
+    try:
+        return target, _verified_signed_id(target, headers, raw_body)
+    except CallbackRefused as exc:
+        refusal = str(exc)
     fresh = services.webhook_target_get(integration_id=target.integration.id, fresh=True)
     if fresh is None:
         raise ApiError(ErrorCode.NOT_FOUND, "Webhook integration not found.")
     if _sealed_state(fresh) != _sealed_state(target):
-        refusal = verified(fresh)
-        if refusal is None:
-            return fresh
+        try:
+            return fresh, _verified_signed_id(fresh, headers, raw_body)
+        except CallbackRefused as exc:
+            refusal = str(exc)
     logger.info("Webhook delivery refused for integration %s: %s", target.integration.id, refusal)
     raise ApiError(ErrorCode.FORBIDDEN, refusal)
 
 
+def _verified_signed_id(target: services.WebhookTarget, headers: Mapping[str, str], raw_body: bytes) -> str | None:
+    secrets = target.secrets_valid_at(timezone.now())
+    try:
+        return target.verifier.verify(headers=headers, raw_body=raw_body, secrets=secrets, now=time.time())
+    except CallbackMalformed as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, str(exc)) from None
+
+
 def _sealed_state(target: services.WebhookTarget) -> tuple[str, str]:
     return target.integration.credentials_sealed, target.integration.config_sealed
-
-
-def _standard_verified(target: services.WebhookTarget, raw_body: bytes, headers: StandardHeaders) -> str | None:
-    """None when a Standard Webhooks signature matches a valid secret, else why not."""
-    for secret in target.secrets_valid_at(timezone.now()):
-        if secret.standard is not None and standard_signature_matches(secret.standard, raw_body, headers):
-            return None
-    return "The webhook signature does not match."
-
-
-def _knora_verified(target: services.WebhookTarget, raw_body: bytes, digest: str) -> str | None:
-    """None when X-Knora-Signature is allowed and matches a valid secret, else why not."""
-    if target.require_timestamped_signatures:
-        return (
-            "This webhook requires timestamped signatures (Standard Webhooks: webhook-id, webhook-timestamp, "
-            "webhook-signature); X-Knora-Signature alone is refused."
-        )
-    for secret in target.secrets_valid_at(timezone.now()):
-        if signature_matches(secret.secret, raw_body, digest):
-            return None
-    return "The webhook signature does not match."
 
 
 def _json_object(raw_body: bytes) -> dict[str, Any]:

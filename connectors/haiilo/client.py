@@ -18,6 +18,7 @@ from connectors.http import UpstreamHttpClient, redact_url
 TOKEN_PATH = "/api/oauth/token"
 EVENTS_PATH = "/web/content-connector/events/{entity_type}"
 DELETES_PATH = "/web/content-connector/events/{entity_type}/deletes"
+FILE_URL_PATH = "/web/content-connector/api/files/{group_id}/{uid}"
 # A token is replaced this long before it expires (at most a tenth of its lifetime), so a request
 # never leaves with a token that dies on the way.
 EXPIRY_MARGIN_SECONDS = 60.0
@@ -111,6 +112,15 @@ class HaiiloClient:
     def deletes_page(self, entity_type: str, *, start_id: int, page_size: int) -> EventsPage:
         """`GET /web/content-connector/events/{entityType}/deletes?startId=&pageSize=`."""
         return self._page(DELETES_PATH.format(entity_type=quote(entity_type, safe="")), start_id, page_size)
+
+    def file_url(self, group_id: str, uid: str) -> str:
+        """`GET /web/content-connector/api/files/{groupId}/{uid}` -> the file's time-limited `fileUrl`."""
+        path = FILE_URL_PATH.format(group_id=quote(group_id, safe=""), uid=quote(uid, safe=""))
+        body = self._api_http.get_json(path)
+        url = body.get("fileUrl") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            raise UpstreamRejected("Haiilo's file endpoint answered without a fileUrl.", status_code=200)
+        return url
 
     def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
         """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""

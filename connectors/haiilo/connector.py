@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from connectors.base import (
     PreviewResult,
     ProbeResult,
     PullItem,
+    Record,
     RecordFailure,
     Skipped,
 )
@@ -26,6 +28,7 @@ from connectors.config import http_url_parts
 from connectors.errors import CredentialInvalid, UpstreamError, UpstreamRejected
 from connectors.haiilo import settings
 from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
+from connectors.haiilo.files import file_url_lookup, record_file
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
 from connectors.haiilo.page import EventsPage
 
@@ -77,8 +80,16 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
                 key="page_size", label="Page size", type="number", default=DEFAULT_PAGE_SIZE,
                 help_text=f"Events per request, 1 to {MAX_PAGE_SIZE}.",
             ),
+            ConfigField(
+                key="download_files", label="Download files", type="boolean", default=False,
+                help_text="Store the body of each file with its entry (once per file version), so "
+                "destinations receive it as an attachment.",
+            ),
         ),
     )  # fmt: skip
+
+    # The client of the pull in progress, for the file links the engine asks for while it writes.
+    _pull_client: HaiiloClient | None = None
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -178,20 +189,27 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         is written."""
         cursors = {name: dict(c) for name, c in (checkpoint.get("cursors") or {}).items() if isinstance(c, dict)}
         with self._client() as client:
-            for entity_type in self.entity_types():
-                cursor = cursors.setdefault(entity_type, {})
-                # Entity id -> event id of its deletion seen in this run: an older CREATE or UPDATE of
-                # it in the events stream is stale and must not bring the entry back, even for a moment.
-                deleted_at_event: dict[str, int] = {}
-                for stream in STREAMS:
-                    for page in self._pages(client, entity_type, stream, cursor):
-                        if stream == "deletes":
-                            yield from self._deletions(entity_type, page, deleted_at_event)
-                        else:
-                            yield from self._events(entity_type, page, deleted_at_event)
-                        if page.count:
-                            cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
-                            yield Checkpoint({"cursors": copy.deepcopy(cursors)})
+            self._pull_client = client
+            try:
+                yield from self._pull_types(client, cursors)
+            finally:
+                self._pull_client = None
+
+    def _pull_types(self, client: HaiiloClient, cursors: dict[str, dict[str, int]]) -> Iterator[PullItem]:
+        for entity_type in self.entity_types():
+            cursor = cursors.setdefault(entity_type, {})
+            # Entity id -> event id of its deletion seen in this run: an older CREATE or UPDATE of
+            # it in the events stream is stale and must not bring the entry back, even for a moment.
+            deleted_at_event: dict[str, int] = {}
+            for stream in STREAMS:
+                for page in self._pages(client, entity_type, stream, cursor):
+                    if stream == "deletes":
+                        yield from self._deletions(entity_type, page, deleted_at_event)
+                    else:
+                        yield from self._events(entity_type, page, deleted_at_event)
+                    if page.count:
+                        cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
+                        yield Checkpoint({"cursors": copy.deepcopy(cursors)})
 
     def _pages(
         self, client: HaiiloClient, entity_type: str, stream: str, cursor: dict[str, int]
@@ -244,10 +262,17 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
                 external_id = external_id_of(entity_type, str(event.get("entityId") or event.get("id")))
                 yield RecordFailure(external_id, f"Could not read this '{entity_type}' event: {type(exc).__name__}.")
                 continue
+            if isinstance(mapped, Record) and entity_type == "file" and self.config.get("download_files"):
+                mapped = self._with_file(mapped, event)
             yield mapped
             if isinstance(mapped, Skipped):
                 # The newest state is not public: an entry made of an earlier state must go.
                 yield Deletion(mapped.external_id)
+
+    def _with_file(self, record: Record, event: dict[str, Any]) -> Record:
+        lookup = file_url_lookup(lambda: self._pull_client, self._client)
+        found = record_file(event, lookup)
+        return dataclasses.replace(record, files=(found,)) if found is not None else record
 
 
 def _event_id(event: dict[str, Any]) -> int:

@@ -193,7 +193,11 @@ def map_page_or_workspace(event: dict[str, Any]) -> Parts:
 
 def map_file(event: dict[str, Any]) -> Parts:
     parts = _text_and_title(event, "name" if event.get("name") else "title", "description")
-    extra = {"content_type": event.get("contentType"), "size": event.get("size")}
+    reference = event.get("currentVersionBlobReference")
+    # The version is part of what the entry shows, so a new version of the file changes its hash and
+    # destinations are offered the entry (and its new file) again.
+    version = f"{reference.get('groupId')}/{reference.get('uid')}" if isinstance(reference, dict) else None
+    extra = {"content_type": event.get("contentType"), "size": event.get("size"), "file_version": version}
     return replace(parts, author=sender_name(event.get("author")), extra=extra)
 
 

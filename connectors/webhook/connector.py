@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,7 +15,9 @@ from connectors.base import (
     ProbeResult,
     Record,
 )
+from connectors.callbacks import CallbackLogLine
 from connectors.capabilities import Preview, Probe, SignedCallbacks
+from webhooks.signing import KnoraSignatures
 
 CONTENT_KEYS = ("text", "body", "content")
 TITLE_KEYS = ("title", "subject", "name")
@@ -60,8 +63,16 @@ class WebhookConnector(Connector, Probe, Preview, SignedCallbacks):
             estimated_entries=None,
         )
 
-    def callback_record(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
-        return record_from_payload(payload, raw_body=raw_body, signed_id=signed_id)
+    @classmethod
+    def callback_verifier(cls, config: dict[str, Any]) -> KnoraSignatures:
+        """Knora's schemes; with `require_timestamped_signatures`, Standard Webhooks only."""
+        return KnoraSignatures(require_timestamped=config.get(REQUIRE_TIMESTAMPED_SIGNATURES) is True)
+
+    def callback_items(
+        self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None
+    ) -> Iterable[Record | CallbackLogLine]:
+        record = record_from_payload(payload, raw_body=raw_body, signed_id=signed_id)
+        return () if record is None else (record,)
 
 
 def record_from_payload(payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hub.permissions import IsMember
 from hub.schema import ListOutput, errors
-from integrations.knowledge.reads import entry_get, entry_list
+from integrations.knowledge.reads import entry_file_get, entry_get, entry_list
 
 TAGS = ["knowledge"]
 
@@ -35,6 +38,24 @@ class EntryOutput(serializers.Serializer):
     deleted_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+
+class EntryFileOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="Where a member downloads the file (this API).")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, file) -> str:
+        path = reverse("knowledge-entry-file", kwargs={"entry_id": file.entry_id, "file_id": file.id})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class EntryDetailOutput(EntryOutput):
+    files = EntryFileOutput(many=True, source="files.all")
 
 
 class EntryPageOutput(ListOutput):
@@ -89,7 +110,37 @@ class EntryListApi(APIView):
 class EntryDetailApi(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(responses={200: EntryOutput}, tags=TAGS)
+    @extend_schema(responses={200: EntryDetailOutput}, tags=TAGS)
     def get(self, request: Request, entry_id) -> Response:
         entry = entry_get(organisation=request.auth.organisation, entry_id=entry_id)
-        return Response(EntryOutput(entry).data)
+        return Response(EntryDetailOutput(entry, context={"request": request}).data)
+
+
+class EntryFileDownloadApi(APIView):
+    """The stored bytes of one of an entry's files, as an attachment (never rendered by the browser)."""
+
+    permission_classes = [IsMember]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # The file goes out as it was stored, whatever the client accepts; an error is the JSON envelope.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        responses={
+            (200, "*/*"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The file's bytes, with its stored content type, as an attachment."
+            )
+        },
+        tags=TAGS,
+    )
+    def get(self, request: Request, entry_id, file_id) -> FileResponse:
+        stored = entry_file_get(organisation=request.auth.organisation, entry_id=entry_id, file_id=file_id)
+        response = FileResponse(
+            stored.file.open("rb"), as_attachment=True, filename=stored.name, content_type=stored.content_type
+        )
+        response["Content-Length"] = str(stored.size)
+        response["X-Content-Type-Options"] = "nosniff"
+        # Even if something rendered it, a stored HTML or SVG file could run no script of ours.
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

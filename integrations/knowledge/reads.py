@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation
-from integrations.models import KnowledgeEntry
+from integrations.models import EntryFile, KnowledgeEntry
 from integrations.selectors import usable_integrations
 
 
@@ -29,6 +29,15 @@ def entry_list(
     if not include_deleted:
         entries = entries.filter(deleted_at__isnull=True)
     return entries
+
+
+def entry_file_get(*, organisation: Organisation, entry_id: uuid.UUID, file_id: uuid.UUID) -> EntryFile:
+    """One file of one of the organisation's entries; anything else (another entry's, another
+    organisation's) is not found."""
+    found = EntryFile.objects.filter(id=file_id, entry_id=entry_id, entry__organisation=organisation).first()
+    if found is None:
+        raise ApiError(ErrorCode.NOT_FOUND, "File not found.")
+    return found
 
 
 def entry_get(*, organisation: Organisation, entry_id: uuid.UUID) -> KnowledgeEntry:

@@ -11,6 +11,7 @@ from django.db import DataError, IntegrityError, transaction
 from connectors.base import Checkpoint, Connector, Deletion, Found, Record, RecordFailure, Skipped, Warning
 from connectors.capabilities import PushDestination
 from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
+from integrations.knowledge.files import entry_files_write
 from integrations.models import Integration
 from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
 from integrations.runs.push import remote_ids_written_by
@@ -140,6 +141,7 @@ def _pending_write(integration: Integration, pending: _PendingWrites, log: JobLo
         counters.skipped += len(pending.records) - written
     if pending.deletions:
         counters.deleted += entries_tombstone(integration=integration, deletions=pending.deletions)
+    entry_files_write(integration=integration, records=pending.records, deletions=pending.deletions, log=log)
 
 
 def records_write(integration: Integration, records: list[Record]) -> tuple[UpsertResult, list[RecordFailure]]:

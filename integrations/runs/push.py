@@ -21,10 +21,20 @@ from django.db import transaction
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
-from connectors.base import EntrySnapshot, PreviewItem, PreviewResult, PushAccepted, PushFailed, PushSkipped, Warning
+from connectors.base import (
+    EntrySnapshot,
+    FileSnapshot,
+    PreviewItem,
+    PreviewResult,
+    PushAccepted,
+    PushFailed,
+    PushSkipped,
+    Warning,
+)
 from connectors.capabilities import PushDestination
 from connectors.errors import UpstreamError
-from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
+from integrations.knowledge.files import entry_file_snapshots
+from integrations.models import EntryFile, Integration, KnowledgeEntry, PushLedgerEntry
 from integrations.runs.jobs import Counters, JobLog, Lease, job_progress_save
 from integrations.runs.state import integration_state_set
 from integrations.sources import destination_source_ids
@@ -61,9 +71,11 @@ def entries_in_scope(destination: Integration, source_ids: Sequence[Any] | None 
 
 def _with_ledger(destination: Integration, source_ids: Sequence[Any] | None) -> QuerySet[KnowledgeEntry]:
     """The entries in scope, each joined (LEFT JOIN) to its ledger row for this destination, if any."""
-    return entries_in_scope(destination, source_ids).annotate(
-        ledger=FilteredRelation("push_ledger", condition=Q(push_ledger__destination=destination))
-    )
+    return _with_ledger_of(destination, entries_in_scope(destination, source_ids))
+
+
+def _with_ledger_of(destination: Integration, entries: QuerySet[KnowledgeEntry]) -> QuerySet[KnowledgeEntry]:
+    return entries.annotate(ledger=FilteredRelation("push_ledger", condition=Q(push_ledger__destination=destination)))
 
 
 # Due: a live entry the destination has not accepted as it is now (never, another hash, or as a
@@ -117,16 +129,19 @@ def push_run(
     source_ids = destination_source_ids(destination)
     position, due = push_position_resumed(lease, destination, source_ids, counters, log)
     batch_size = max(1, min(int(connector.push_batch_size()), MAX_BATCH_SIZE))
+    # Files are looked up per batch only where the organisation has any (one query per run otherwise).
+    with_files = EntryFile.objects.filter(entry__organisation_id=destination.organisation_id).exists()
     for start in range(0, len(due), batch_size):
-        batch = _batch_read(destination, due[start : start + batch_size])
+        batch, ledger = _batch_read(destination, due[start : start + batch_size], with_files=with_files)
         if not batch:
             continue
         answers = _batch_push(connector, batch, log)
+        _answers_count(batch, answers, log, counters)
+        position = {**position, "after": batch[-1].id, "figures": counters.figures()}
         with transaction.atomic():
-            lease.hold()
-            _ledger_write(destination, batch, answers, log, counters)
-            position = {**position, "after": batch[-1].id, "figures": counters.figures()}
+            # The conditional progress write comes first: it fences (and locks) the job as lease.hold() would.
             job_progress_save(lease, counters, log)
+            _ledger_write(batch, ledger, answers)
             integration_state_set(integration_id=destination.pk, push_checkpoint=position)
         lease.heartbeat()
     if counters.synced:
@@ -198,24 +213,55 @@ def _uuid_or_none(value: Any) -> uuid.UUID | None:
     return uuid.UUID(value) if value else None
 
 
-def _batch_read(destination: Integration, ids: Sequence[Any]) -> list[EntrySnapshot]:
-    """The entries of `ids` as they are now, with the remote id the destination gave each."""
-    rows = list(KnowledgeEntry.objects.filter(pk__in=ids).order_by("pk").values(*SNAPSHOT_FIELDS))
-    remote_ids = dict(
-        PushLedgerEntry.objects.filter(destination=destination, entry_id__in=ids)
-        .exclude(remote_id="")
-        .values_list("entry_id", "remote_id")
-    )
-    sources = dict(
-        (pk, (name, kind))
-        for pk, name, kind in Integration.objects.filter(pk__in={row["integration_id"] for row in rows}).values_list(
-            "pk", "name", "type"
-        )
-    )
-    return [_snapshot(row, remote_ids.get(row["id"]), sources.get(row["integration_id"], ("", ""))) for row in rows]
+LEDGER_FIELDS = ("accepted_hash", "accepted_deleted", "accepted_at", "remote_id", "attempts", "last_error")
 
 
-def _snapshot(row: dict[str, Any], remote_id: str | None, source: tuple[str, str] = ("", "")) -> EntrySnapshot:
+def _batch_read(
+    destination: Integration, ids: Sequence[Any], *, with_files: bool
+) -> tuple[list[EntrySnapshot], dict[str, PushLedgerEntry]]:
+    """The entries of `ids` as they are now, and their ledger rows as they stand (new ones unsaved), in
+    one query: the remote id the destination gave each goes into its snapshot."""
+    rows = list(
+        _with_ledger_of(destination, KnowledgeEntry.objects.filter(pk__in=ids))
+        .order_by("pk")
+        .values(*SNAPSHOT_FIELDS, *(f"ledger__{name}" for name in LEDGER_FIELDS))
+    )
+    files = entry_file_snapshots(ids) if with_files else {}
+    ledger = {str(row["id"]): _ledger_row(destination, row) for row in rows}
+    sources = _sources_named({row["integration_id"] for row in rows})
+    snapshots = [
+        _snapshot(row, ledger[str(row["id"])].remote_id or None, files.get(str(row["id"]), ()),
+                  sources.get(row["integration_id"], ("", "")))
+        for row in rows
+    ]  # fmt: skip
+    return snapshots, ledger
+
+
+def _sources_named(source_ids: set[Any]) -> dict[Any, tuple[str, str]]:
+    """(name, connector type) of each source of a batch, for destinations that say where an entry came from."""
+    rows = Integration.objects.filter(pk__in=source_ids).values_list("pk", "name", "type")
+    return {pk: (name, kind) for pk, name, kind in rows}
+
+
+def _ledger_row(destination: Integration, row: dict[str, Any]) -> PushLedgerEntry:
+    return PushLedgerEntry(
+        destination=destination,
+        entry_id=row["id"],
+        accepted_hash=row["ledger__accepted_hash"] or "",
+        accepted_deleted=bool(row["ledger__accepted_deleted"]),
+        accepted_at=row["ledger__accepted_at"],
+        remote_id=row["ledger__remote_id"] or "",
+        attempts=row["ledger__attempts"] or 0,
+        last_error=row["ledger__last_error"] or "",
+    )
+
+
+def _snapshot(
+    row: dict[str, Any],
+    remote_id: str | None,
+    files: tuple[FileSnapshot, ...] = (),
+    source: tuple[str, str] = ("", ""),
+) -> EntrySnapshot:
     return EntrySnapshot(
         source_name=source[0],
         source_type=source[1],
@@ -233,6 +279,7 @@ def _snapshot(row: dict[str, Any], remote_id: str | None, source: tuple[str, str
         content_hash=row["content_hash"],
         deleted=row["deleted_at"] is not None,
         remote_id=remote_id,
+        files=files,
     )
 
 
@@ -259,39 +306,46 @@ def _batch_push(
     return answers
 
 
-def _ledger_write(
-    destination: Integration,
+def _answers_count(
     batch: Sequence[EntrySnapshot],
     answers: dict[str, PushAccepted | PushFailed | PushSkipped],
     log: JobLog,
     counters: Counters,
 ) -> None:
-    now = timezone.now()
-    existing = {
-        str(row.entry_id): row
-        for row in PushLedgerEntry.objects.filter(destination=destination, entry_id__in=[e.id for e in batch])
-    }
-    rows = []
     for entry in batch:
         answer = answers.get(entry.id) or PushFailed(entry_id=entry.id, reason=NO_ANSWER)
-        row = existing.get(entry.id) or PushLedgerEntry(destination=destination, entry_id=entry.id)
-        row.attempts += 1
         counters.synced += 1
         if isinstance(answer, PushSkipped):
-            # Recorded as taken as it is, with no remote object: offered again only once it changes.
             counters.skipped += 1
-            row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
-            row.last_error, row.attempts = "", 0
             log.add("info", f"Skipped: {answer.reason}", external_id=entry.external_id)
         elif isinstance(answer, PushAccepted):
             counters.imported += 1
             counters.created += int(answer.created)
-            row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
-            row.remote_id, row.last_error, row.attempts = str(answer.remote_id)[:512], "", 0
         else:
             counters.failed += 1
-            row.last_error = answer.reason[:2000]
             log.add("error", answer.reason, external_id=entry.external_id)
+
+
+def _ledger_write(
+    batch: Sequence[EntrySnapshot],
+    ledger: dict[str, PushLedgerEntry],
+    answers: dict[str, PushAccepted | PushFailed | PushSkipped],
+) -> None:
+    """The batch's answers into its ledger rows (read with the batch), written in one upsert."""
+    now = timezone.now()
+    rows = []
+    for entry in batch:
+        answer = answers.get(entry.id) or PushFailed(entry_id=entry.id, reason=NO_ANSWER)
+        row = ledger[entry.id]
+        if isinstance(answer, PushFailed):
+            row.attempts += 1
+            row.last_error = answer.reason[:2000]
+        else:
+            # Taken as it is (a skipped entry: with no remote object): offered again only once it changes.
+            row.accepted_hash, row.accepted_deleted, row.accepted_at = entry.content_hash, entry.deleted, now
+            row.last_error, row.attempts = "", 0
+            if isinstance(answer, PushAccepted):
+                row.remote_id = str(answer.remote_id)[:512]
         row.updated_at = now
         rows.append(row)
     PushLedgerEntry.objects.bulk_create(

@@ -10,8 +10,8 @@ wrote something the destination has still to publish (new, changed or tombstoned
 that changed nothing starts nothing: the destination would find nothing due, and two two-way
 connectors that are each other's source would otherwise start each other forever. A destination
 already running when its source completes is not started twice; when its own run completes it
-looks again and starts once more if entries of its sources changed while it ran (its run may have
-passed them by), so nothing waits for the schedule.
+looks again and starts once more if entries of its sources changed while it ran (a run offers what
+was due when it began), so nothing waits for the schedule.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def runs_due_start(now: datetime | None = None) -> int:
 
 def _changed_since(destination: Integration, *, source_ids: list, since: datetime) -> bool:
     """Has any entry of these sources that `destination` has still to publish changed since `since`?"""
-    return entries_due(destination).filter(integration_id__in=source_ids, updated_at__gte=since).exists()
+    return entries_due(destination, source_ids).filter(updated_at__gte=since).exists()
 
 
 def destination_runs_after_source(job: SyncJob) -> int:
@@ -124,7 +124,7 @@ def _due_after(destination: Integration, *, job: SyncJob, since: datetime) -> bo
     if cls is None or not issubclass(cls, PushDestination):
         return False
     if destination.pk == job.integration_id:
-        # Its own run just ended: entries of its sources changed meanwhile may have been passed by.
+        # Its own run just ended: entries of its sources written meanwhile were not offered by it.
         watched = destination_source_ids(destination)
     elif job.integration_id in destination_source_ids(destination):
         watched = [job.integration_id]

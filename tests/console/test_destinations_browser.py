@@ -271,3 +271,121 @@ def test_a_two_way_run_shows_its_pull_and_its_push_apart(page, org, member_of, l
     expect(row.locator('.figures li[data-direction="pull"]')).to_contain_text("Pull: fetched 1")
     expect(row.locator('.figures li[data-direction="push"]')).to_contain_text("Push: sent 2 · accepted 2")
     screenshot(page, "two-way-run", full_page=True)
+
+
+def test_the_detail_page_shows_the_chosen_sources_and_an_admin_changes_them_keeping_the_rest_of_the_config(
+    page, org, member_of, log_in, shelf, screenshot
+):
+    runbooks, support = source(org, "Runbooks", notes=1), source(org, "Support notes", notes=1)
+    deploys = source(org, "Deploys", type_="webhook")
+    destination = shelf_destination(org, shelf, sources=f"{runbooks.id},{deploys.id}")
+    log_in(page, member_of(org, Role.ADMIN))
+    page.goto(f"/integrations/{destination.id}")
+
+    choices = page.locator("#sources-card #config-sources label.choice")
+    expect(choices).to_have_count(3)
+    expect(page.locator("#sources-card input:checked")).to_have_count(2)
+    expect(page.get_by_label("Runbooks")).to_be_checked()
+    expect(page.get_by_label("Deploys")).to_be_checked()
+    expect(page.get_by_label("Support notes")).not_to_be_checked()
+    expect(page.locator("#sources-badge")).to_have_text("2 sources")
+    expect(page.locator("#sources-summary")).to_have_text("Publishes 2 of 3 sources.")
+    expect(page.locator("#sources-card")).not_to_contain_text(destination.name)  # never itself
+    expect(page.locator("#sources-read-only")).to_be_hidden()
+
+    page.get_by_label("Runbooks").uncheck()
+    page.get_by_label("Deploys").uncheck()
+    page.get_by_label("Support notes").check()
+    page.click("#save-sources")
+    expect(page.locator("#sources-saved")).to_have_text("Sources saved.")
+    expect(page.locator("#sources-badge")).to_have_text("1 source")
+    assert api_integration(page, destination.id)["sources"] == [str(support.id)]
+    destination.refresh_from_db()
+    assert destination_source_ids(destination) == [support.id]
+    assert (destination.config["base_url"], destination.config["api_key"]) == (shelf.url, "shelf-key")
+    screenshot(page, "destination-sources", full_page=True)
+
+    # The stored config still reaches the shelf: a push run sends the newly chosen source's entry alone.
+    run_sync(page)
+    expect(page.locator("#sync-message")).to_have_text("Completed: sent 1 of 1 entry.")
+    assert shelf.upstream.sent_titles() == ["Support notes note 0"]
+
+    # A source deleted while the page is open is refused beside the choice; nothing is stored.
+    page.get_by_label("Runbooks").check()
+    runbooks_id = runbooks.pk
+    runbooks.delete()
+    page.click("#save-sources")
+    expect(page.locator("#field-config-sources .field-error")).to_have_text(
+        f"No integration {runbooks_id} in this organisation."
+    )
+    destination.refresh_from_db()
+    assert destination_source_ids(destination) == [support.id]
+
+    # None chosen: every source, and the page says so.
+    page.reload()
+    expect(page.locator("#sources-card label.choice")).to_have_count(2)
+    page.get_by_label("Support notes").uncheck()
+    expect(page.locator("#sources-summary")).to_have_text(
+        "None chosen: every source of the organisation is published, also those added later."
+    )
+    page.click("#save-sources")
+    expect(page.locator("#sources-saved")).to_have_text("Sources saved.")
+    expect(page.locator("#field-config-sources .field-error")).to_have_count(0)
+    expect(page.locator("#sources-badge")).to_have_text("every source")
+    assert api_integration(page, destination.id)["sources"] == []
+    destination.refresh_from_db()
+    assert not source_ids_parse(destination.config.get("sources")) and destination.config["base_url"] == shelf.url
+
+    # A pure source has no Sources card.
+    page.goto(f"/integrations/{support.id}")
+    expect(page.locator("#schedule-card")).to_be_visible()
+    expect(page.locator("#sources-card")).to_be_hidden()
+    expect(page.locator("#run-preview")).to_have_text("Preview next sync")
+
+
+def test_a_manager_sees_the_sources_but_cannot_change_them(page, org, member_of, log_in, shelf):
+    """Below admin (a manager: the lowest role whose detail page opens, /health asks for it) the choice is read-only."""
+    runbooks, support = source(org, "Runbooks"), source(org, "Support notes")
+    destination = shelf_destination(org, shelf, sources=str(runbooks.id))
+    log_in(page, member_of(org, Role.MANAGER, email="mo@acme.example"))
+    page.goto(f"/integrations/{destination.id}")
+
+    expect(page.locator("#sources-card label.choice")).to_have_count(2)
+    expect(page.get_by_label("Runbooks")).to_be_checked()
+    expect(page.get_by_label("Runbooks")).to_be_disabled()
+    expect(page.get_by_label("Support notes")).to_be_disabled()
+    expect(page.locator("#save-sources")).to_be_hidden()
+    expect(page.locator("#sources-read-only")).to_have_text("Only an admin can change which sources are published.")
+    # Not even by hand: the API refuses the manager's PATCH, and nothing changes.
+    status = page.evaluate(
+        "id => Tributary.api('PATCH', '/api/v1/integrations/' + id, {sources: []}).then(() => 200, e => e.status)",
+        str(destination.id),
+    )
+    assert status == 403
+    destination.refresh_from_db()
+    assert destination_source_ids(destination) == [runbooks.id]
+    assert support.id not in destination_source_ids(destination)
+
+
+def test_a_destinations_preview_counts_the_entries_its_next_push_would_send_per_source(
+    page, org, member_of, log_in, shelf, screenshot
+):
+    source(org, "Runbooks", notes=3)
+    source(org, "Support notes", notes=2)
+    source(org, "Drafts", notes=4)
+    destination = shelf_destination(org, shelf)
+    log_in(page, member_of(org, Role.MANAGER, email="mo@acme.example"))
+    page.goto(f"/integrations/{destination.id}")
+
+    expect(page.locator("#run-preview")).to_have_text("Preview next push")
+    expect(page.locator("#preview")).to_have_text(
+        "Counts the entries the next push would send, per source, without sending anything."
+    )
+    page.click("#run-preview")
+    expect(page.locator("#preview-summary")).to_have_text("9 entries to send from 3 sources")
+    rows = page.locator("#preview-sources tbody tr")
+    expect(rows.locator("td.source-name")).to_have_text(["Drafts", "Runbooks", "Support notes"])
+    expect(rows.locator("td.num")).to_have_text(["4", "3", "2"])
+    expect(page.locator("#preview-sources th")).to_have_text(["Source", "Entries to send"])
+    expect(page.locator("#preview")).not_to_contain_text("imported")
+    screenshot(page, "destination-preview")

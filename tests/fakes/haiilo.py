@@ -1,6 +1,10 @@
 """A fake Haiilo AI Connector (real HTTP on 127.0.0.1): expiring client-credentials tokens, events and
 deletes per entity type with Haiilo's cursor semantics over a generated tenant of any size, and
 switches for faults (429 with Retry-After, 5xx, slow answers, dropped connections, token expiry).
+File bodies: the helper endpoint `GET /web/content-connector/api/files/{groupId}/{uid}` answers a
+time-limited `fileUrl` on a second fake host (`FakeBlobHost`, another port: another origin) that
+checks the link's signature and expiry, records the headers each request brought, and can serve a
+body of any size without holding it.
 
 Model: one event sequence shared by every entity type (as the seed's example ids suggest). Creating,
 updating or deleting an entity appends an event; a delete also appends to the type's deletes list
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import base64
 import bisect
+import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -86,6 +92,10 @@ class HaiiloTenant:
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path?query, status)
     request_times: list[float] = field(default_factory=list)  # time.monotonic() of each, same order
     cache_pages: bool = False
+    # Files: "groupId/uid" -> body (bytes) or a size to generate; the blob host serves them.
+    blobs: dict[str, bytes | int] = field(default_factory=dict)
+    blob_host: FakeBlobHost | None = None
+    file_url_requests: int = 0
     _page_cache: dict[tuple, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -144,6 +154,29 @@ class HaiiloTenant:
     def live_external_ids(self) -> set[str]:
         """Every entity whose newest event is not a DELETE, as the connector names it."""
         return {f"{t}:{i}" for (t, i), e in self.latest.items() if e.event_type != "DELETE"}
+
+    def create_file(
+        self, name: str, body: bytes | int, *, content_type: str = "application/pdf", size: int | None = None, **fields
+    ) -> str:
+        """A public `file` entity whose current version is `body` (or a generated body of that many
+        bytes); `size` is what the event says (the body's own size unless given)."""
+        uid = secrets.token_hex(8)
+        self.blobs[f"g-1/{uid}"] = body
+        actual = body if isinstance(body, int) else len(body)
+        return self.create(
+            "file",
+            name=name,
+            description=fields.pop("description", f"The file {name}"),
+            contentType=content_type,
+            size=actual if size is None else size,
+            currentVersionBlobReference={"groupId": "g-1", "uid": uid},
+            **fields,
+        )
+
+    def new_file_version(self, entity_id: str, body: bytes) -> None:
+        uid = secrets.token_hex(8)
+        self.blobs[f"g-1/{uid}"] = body
+        self.update("file", entity_id, size=len(body), currentVersionBlobReference={"groupId": "g-1", "uid": uid})
 
     # --- serving ------------------------------------------------------------------------------
     def issue_token(self) -> dict[str, Any]:
@@ -338,6 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         parts = [unquote(p) for p in url.path.split("/") if p]
+        if parts[:3] == ["web", "content-connector", "api"] and len(parts) == 6 and parts[3] == "files":
+            return self._file_url(parts[4], parts[5])
         if (
             parts[:3] != ["web", "content-connector", "events"]
             or len(parts) not in (4, 5)
@@ -371,6 +406,18 @@ class _Handler(BaseHTTPRequestHandler):
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             return self._send(400, {"error": "pageSize must be between 1 and 10000"})
         self._send_raw(200, tenant.page_body(entity_type, deletes, start_id, page_size))
+
+    def _file_url(self, group_id: str, uid: str) -> None:
+        tenant = self.tenant
+        authorization = self.headers.get("Authorization", "")
+        if not authorization.startswith("Bearer ") or not tenant.token_valid(authorization[7:]):
+            return self._send(401, {"error": "invalid_token"})
+        key = f"{group_id}/{uid}"
+        if key not in tenant.blobs or tenant.blob_host is None:
+            return self._send(404, {"error": "not_found"})
+        with tenant.lock:
+            tenant.file_url_requests += 1
+        self._send(200, {"fileUrl": tenant.blob_host.signed_url(key)})
 
     def _client_authenticated(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -409,6 +456,7 @@ class FakeHaiilo:
 
     def __init__(self, tenant: HaiiloTenant | None = None) -> None:
         self.tenant = tenant or HaiiloTenant()
+        self.blobs = self.tenant.blob_host = FakeBlobHost(self.tenant)
         handler = type("Handler", (_Handler,), {"tenant": self.tenant})
         self.server = _Server(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -431,8 +479,116 @@ class FakeHaiilo:
 
     def __enter__(self) -> FakeHaiilo:
         self.thread.start()
+        self.blobs.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.blobs.stop()
         self.server.shutdown()
         self.server.server_close()
+
+
+BLOB_CHUNK = 64 * 1024
+
+
+class FakeBlobHost:
+    """The object store behind Haiilo's `fileUrl`: pre-signed links that expire, on its own port.
+
+    A link is `/blobs/<groupId>/<uid>?expires=<unix time>&signature=<hmac>`; a bad signature or an
+    expired link is S3's 403. `link_lifetime` sets how long links live; `expire_next_links` makes
+    that many new links expired on arrival. `requests` holds (path, headers) of every request, and
+    `bytes_sent` how much of each body went out (a generated body is written in chunks, so a client
+    that stops reading stops it)."""
+
+    def __init__(self, tenant: HaiiloTenant) -> None:
+        self.tenant = tenant
+        self.key = secrets.token_bytes(16)
+        self.link_lifetime = 300.0
+        self.expire_next_links = 0
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.bytes_sent: list[int] = []
+        handler = type("BlobHandler", (_BlobHandler,), {"host": self})
+        self.server = _Server(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def signed_url(self, key: str) -> str:
+        lifetime = self.link_lifetime
+        if self.expire_next_links > 0:
+            self.expire_next_links -= 1
+            lifetime = -1
+        expires = int(time.time() + lifetime)
+        return f"{self.url}/blobs/{key}?expires={expires}&signature={self._signature(key, expires)}"
+
+    def _signature(self, key: str, expires: int) -> str:
+        return hmac.new(self.key, f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def link_valid(self, key: str, expires: str, signature: str) -> bool:
+        try:
+            when = int(expires)
+        except ValueError:
+            return False
+        return hmac.compare_digest(self._signature(key, when), signature) and time.time() < when
+
+    def headers_received(self) -> list[dict[str, str]]:
+        return [headers for _, headers in self.requests]
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _BlobHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    host: FakeBlobHost
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        self.host.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        key = unquote(url.path.removeprefix("/blobs/"))
+        query = parse_qs(url.query)
+        expires, signature = query.get("expires", [""])[0], query.get("signature", [""])[0]
+        if not self.host.link_valid(key, expires, signature):
+            return self._answer(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
+        body = self.host.tenant.blobs.get(key)
+        if body is None:
+            return self._answer(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        if isinstance(body, bytes):
+            self.host.bytes_sent.append(len(body))
+            return self._answer(200, body, "application/octet-stream")
+        self._generated(body)
+
+    def _generated(self, size: int) -> None:
+        """`size` bytes, chunked and without Content-Length: a client learns the size only by reading."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = 0
+        try:
+            while sent < size:
+                chunk = b"x" * min(BLOB_CHUNK, size - sent)
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                sent += len(chunk)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
+        finally:
+            self.host.bytes_sent.append(sent)
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/xml") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -21,8 +21,8 @@ class Relay(Connector, SignedCallbacks):
         config_schema=(),
     )  # fmt: skip
 
-    def callback_record(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> Record | None:
-        return None
+    def callback_items(self, payload: dict[str, Any], *, raw_body: bytes, signed_id: str | None) -> list[Record]:
+        return []
 
 
 @pytest.fixture

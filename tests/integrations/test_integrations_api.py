@@ -24,7 +24,7 @@ KNORA_INTEGRATION_FIELDS = [
     "created_at",
     "updated_at",
 ]
-OUR_INTEGRATION_FIELDS = ["sync_interval_minutes", "run_after_sources"]
+OUR_INTEGRATION_FIELDS = ["sync_interval_minutes", "run_after_sources", "sources"]
 INTEGRATION_FIELDS = set(KNORA_INTEGRATION_FIELDS + OUR_INTEGRATION_FIELDS)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from integrations.models import Integration
+from tests.integrations.test_oauth import consent, posted_message, provider, start  # noqa: F401 (provider: a fixture)
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
@@ -88,3 +89,16 @@ def test_run_after_sources_is_refused_for_a_connector_that_is_not_a_destination(
         BASE + hook["id"], {"run_after_sources": False, "sync_interval_minutes": 5}, format="json"
     )
     assert response.status_code == 200 and response.json()["sync_interval_minutes"] == 5
+
+
+def test_finalising_an_oauth_grant_takes_the_schedule_too(admin_client, org, provider, client):  # noqa: F811
+    grant = posted_message(client.get(consent(start(admin_client, org).json()["auth_url"])))
+    body = {"type": "fakeoauth", "name": "Mine", "pending_integration_id": grant["integrationId"]}
+    refused = admin_client.post(BASE, {**body, "run_after_sources": True}, format="json")
+    assert "run_after_sources" in error_details(refused)
+    assert Integration.objects.get(id=grant["integrationId"]).is_pending
+    response = admin_client.post(BASE, {**body, "sync_interval_minutes": 30}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["sync_interval_minutes"] == 30
+    stored = Integration.objects.get(id=grant["integrationId"])
+    assert not stored.is_pending and stored.sync_interval_minutes == 30

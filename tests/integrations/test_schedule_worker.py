@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -75,14 +76,25 @@ def test_beat_starts_a_scheduled_run_that_the_worker_completes_once_per_interval
     body = {"type": "notes", "name": "Scheduled", "config": {"base_url": notes.url, "api_key": "notes-key"},
             "sync_interval_minutes": 1}  # fmt: skip
     scheduled = admin_client.post(BASE, body, format="json").json()["id"]
+    earlier = len(tick_results(celery_worker_process))
     with beat_started() as beat:
         [job] = wait_until(lambda: finished_jobs(scheduled), what="a scheduled job")
         assert job.status == "completed" and job.triggered_by_id is None and job.entries_created == 3
-        # Beat goes on ticking; within the interval it starts nothing more.
-        wait_until(lambda: beat.log().count("Sending due task start-due-runs") >= 3, what="three more ticks")
+        # Beat goes on ticking and the worker runs each tick; within the interval none starts anything.
+        done = len(tick_results(celery_worker_process))
+        wait_until(lambda: len(tick_results(celery_worker_process)) >= done + 3, what="three more ticks run")
+        assert "Sending due task start-due-runs (integrations.start_due_runs)" in beat.log()
+    results = tick_results(celery_worker_process)[earlier:]
+    assert results[0] == 1 and set(results[1:]) == {0}, results
     assert SyncJob.objects.filter(integration_id=scheduled).count() == 1
     assert KnowledgeEntry.objects.filter(integration_id=scheduled).count() == 3
-    assert "integrations.start_due_runs" in celery_worker_process.log()
+
+
+def tick_results(worker) -> list[int]:
+    """What each start_due_runs task the worker ran returned (how many runs it started), in order."""
+    return [
+        int(n) for n in re.findall(r"Task integrations\.start_due_runs\[[^\]]+\] succeeded in \S+: (\d+)", worker.log())
+    ]
 
 
 def test_a_scheduled_run_never_overlaps_a_running_one(celery_worker_process, admin_client, notes, notes_integration):

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from integrations.models import Integration, KnowledgeEntry, WebhookDelivery
+from integrations.models import Integration, KnowledgeEntry
 from tests.webhooks.helpers import DEPLOY_BODY, assert_error, post_signed, post_standard, receive_path
+from webhooks.models import WebhookDelivery
 from webhooks.signing import signature_for
 from webhooks.views import MAX_BODY_BYTES
 

@@ -15,8 +15,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from integrations.models import KnowledgeEntry, WebhookDelivery
+from integrations.models import KnowledgeEntry
 from tests.webhooks.helpers import receive_path, standard_headers_for
+from webhooks.models import WebhookDelivery
 from webhooks.signing import signature_for
 from webhooks.views import MAX_BODY_BYTES, MAX_DELIVERY_KEY_LENGTH
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from integrations.models import Integration, KnowledgeEntry, WebhookDelivery
+from integrations.models import Integration, KnowledgeEntry
 from tests.webhooks.helpers import (
     DEPLOY_BODY,
     assert_error,
@@ -18,6 +18,7 @@ from tests.webhooks.helpers import (
     receive_path,
     standard_headers_for,
 )
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,10 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.models import KnowledgeEntry, WebhookDelivery
+from integrations.models import KnowledgeEntry
 from tests.webhooks.helpers import post_signed, post_standard, receive_path
 from webhooks import tasks
+from webhooks.models import WebhookDelivery
 from webhooks.services import REPLAY_WINDOW
 
 pytestmark = pytest.mark.django_db

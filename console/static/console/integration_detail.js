@@ -1,4 +1,5 @@
-/* An integration's page: health and live probe, preview, sync now with live progress, history, delete. */
+/* An integration's page: health and live probe, preview, a destination's sources, sync now with live
+   progress, schedule, history, delete. */
 (function () {
   "use strict";
 
@@ -31,8 +32,12 @@
     ui.clear(ui.$("#integration-status")).appendChild(ui.badge(health.status));
   }
 
-  function renderPreview(preview) {
+  function renderPreview(info, preview) {
     var box = ui.clear(ui.$("#preview"));
+    if (info && info.direction === "destination") {
+      T.destination.renderPushPreview(box, preview);
+      return;
+    }
     box.appendChild(ui.el("p", { id: "preview-summary", text: preview.summary }));
     if (preview.items.length) {
       var facts = ui.el("dl", { className: "facts" });
@@ -43,8 +48,16 @@
       box.appendChild(facts);
     }
     if (preview.estimated_entries !== null) {
-      box.appendChild(ui.el("p", { className: "small muted", text: "About " + preview.estimated_entries + " entries would be imported." }));
+      var moved = info && info.direction === "both" ? " in all." : " would be imported.";
+      box.appendChild(ui.el("p", { className: "small muted", text: "About " + preview.estimated_entries + " entries" + moved }));
     }
+  }
+
+  /** The Preview card's button and explanation, in the words of the connector's direction. */
+  function renderPreviewCard(info) {
+    var words = T.destination.previewWords(info);
+    ui.$("#run-preview").textContent = words.button;
+    ui.clear(ui.$("#preview")).appendChild(ui.el("p", { className: "muted", text: words.intro }));
   }
 
   function logList(job) {
@@ -179,7 +192,7 @@
       var button = event.currentTarget;
       button.disabled = true;
       ui.clear(ui.$("#preview")).appendChild(ui.el("p", { className: "muted", text: "Asking the connected system…" }));
-      T.api("GET", BASE + self.id + "/preview").then(renderPreview, function (error) {
+      T.api("GET", BASE + self.id + "/preview").then(function (preview) { renderPreview(self.info, preview); }, function (error) {
         ui.clear(ui.$("#preview")).appendChild(ui.errorAlert(error));
       }).then(function () { button.disabled = false; });
     });
@@ -247,6 +260,14 @@
         renderHeading(integration, self.info);
         renderHealth(results[0]);
         renderSchedule(self);
+        renderPreviewCard(self.info);
+        if (T.SourcesPicker.applies(self.info)) {
+          self.sources = new T.destination.SourcesCard({
+            me: self.me, info: self.info, registry: results[2], integration: integration,
+            integrations: results[1].integrations,
+            onSaved: function (saved) { self.integration = saved; },
+          });
+        }
         ui.$("#loading").hidden = true;
         ui.$("#detail").hidden = false;
         self.wire();

@@ -25,8 +25,10 @@
   /**
    * One checkbox per choice; none checked means every source (the page says so). `selectedIds` that
    * are not among the choices (a deleted source) are simply not shown, and not written back.
+   * `options.readOnly` shows the choice with disabled boxes (a member may look, not change).
    */
-  function SourcesPicker(field, choices, selectedIds) {
+  function SourcesPicker(field, choices, selectedIds, options) {
+    var readOnly = !!(options && options.readOnly);
     var selected = {};
     (selectedIds || []).forEach(function (id) { selected[String(id).toLowerCase()] = true; });
     this.choices = choices;
@@ -37,7 +39,7 @@
     choices.forEach(function (choice) {
       var box = ui.el("input", {
         type: "checkbox", name: "sources", value: choice.id, id: "source-" + choice.id,
-        checked: !!selected[choice.id.toLowerCase()], dataset: { integrationId: choice.id },
+        checked: !!selected[choice.id.toLowerCase()], disabled: readOnly, dataset: { integrationId: choice.id },
       });
       box.addEventListener("change", function () { self.describe(); });
       self.group.appendChild(ui.el("label", { className: "checkbox choice", for: box.id }, [

@@ -23,6 +23,7 @@ def test_the_registry_shows_haiilo_with_its_typed_form(admin_client):
         "client_secret": ("password", True, None),
         "entity_types": ("text", False, ""),
         "page_size": ("number", False, 1000),
+        "download_files": ("boolean", False, False),
     }
 
 
@@ -42,6 +43,7 @@ def test_the_registry_shows_haiilo_with_its_typed_form(admin_client):
         ({"page_size": "100"}, "page_size"),
         ({"entity_types": "blog article!"}, "entity_types"),
         ({"entity_types": 7}, "entity_types"),
+        ({"download_files": "yes"}, "download_files"),
         ({"unknown": "x"}, "unknown"),
     ],
 )
@@ -72,7 +74,12 @@ def test_a_valid_config_is_normalised_stored_sealed_and_never_shown(admin_client
     assert response.status_code == 201, response.content
     assert "s3cret" not in response.content.decode() and "config" not in response.json()
     integration = Integration.objects.get()
-    assert integration.config == {**VALID, "entity_types": "blog-article,page,event", "page_size": 500}
+    assert integration.config == {
+        **VALID,
+        "entity_types": "blog-article,page,event",
+        "page_size": 500,
+        "download_files": False,
+    }
     assert "s3cret" not in integration.config_sealed
     defaults = admin_client.post(BASE, {"type": "haiilo", "name": "Other", "config": VALID}, format="json")
     assert Integration.objects.get(id=defaults.json()["id"]).config["page_size"] == 1000

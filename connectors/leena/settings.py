@@ -1,0 +1,13 @@
+"""The Leena connector's settings (environment names and defaults)."""
+
+from connectors.env import ConnectorSetting
+
+READ_TIMEOUT_SECONDS = ConnectorSetting(
+    "LEENA_READ_TIMEOUT_SECONDS", 60.0, "float", help_text="Read timeout per request to Leena, in seconds."
+)
+TOKEN_MAX_ATTEMPTS = ConnectorSetting(
+    "LEENA_TOKEN_MAX_ATTEMPTS",
+    4,
+    "int",
+    help_text="Attempts per token request (retries of 429, 503 and connection errors).",
+)
