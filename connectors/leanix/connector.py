@@ -102,7 +102,8 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
     probe_on_create = True
 
     _http: LeanIXClient | None = None
-    _run_failed = False
+    # LeanIX's words about the first run of this job that failed; later batches are then not sent.
+    _run_failed: str | None = None
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -256,10 +257,17 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
 
     def push_failures_fail_the_run(self) -> bool:
         """A run LeanIX reported FAILED (or that was stopped) fails the job; warnings alone never do."""
-        return self._run_failed
+        return self._run_failed is not None
 
     def push_batch(self, entries: Sequence[EntrySnapshot]) -> Iterable[PushItem]:
-        """One inbound run of the batch; an entry is accepted once its run FINISHED without a warning naming it."""
+        """One inbound run of the batch; an entry is accepted once its run FINISHED without a warning naming it.
+
+        Once a run of this job failed (or was stopped at the timeout), the batches after it are not sent:
+        the job fails anyway, and each would wait for LeanIX again."""
+        if self._run_failed is not None:
+            reason = f"Not sent: an earlier run of this job failed ({self._run_failed})"[:2000]
+            yield from (PushFailed(entry_id=entry.id, reason=reason) for entry in entries)
+            return
         if self._http is None:
             self._http = self._client()
         client = self._http
@@ -273,7 +281,7 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
         try:
             outcome = run_to_the_end(client, ldif, what="inbound", cancelled=self._cancelled)
         except LeanIXRunFailed as exc:
-            self._run_failed = True
+            self._run_failed = exc.message
             yield from (PushFailed(entry_id=entry.id, reason=exc.message) for entry in entries)
             return
         named: dict[str, list[str]] = defaultdict(list)

@@ -162,11 +162,13 @@ def test_both_pulls_then_pushes_with_checkpoints_apart_and_does_not_pull_its_own
 def test_a_run_leanix_reports_failed_fails_the_job_with_leanix_words(leanix_worker, admin_client, leanix):
     leanix.workspace.fail_runs.append("Fact sheet type 'DataObject' is not in the data model")
     with NotesServer() as notes:
-        notes_source(admin_client, notes, 2)
-        destination = leanix_integration(admin_client, leanix, direction="to_leanix")
+        notes_source(admin_client, notes, 4)
+        destination = leanix_integration(admin_client, leanix, direction="to_leanix", run_size=2)
         job = run(admin_client, destination, status="failed")
         assert "FAILED: Fact sheet type 'DataObject' is not in the data model" in job["error_message"]
-        assert PushLedgerEntry.objects.filter(destination_id=destination, accepted_at__isnull=True).count() == 2
+        assert PushLedgerEntry.objects.filter(destination_id=destination, accepted_at__isnull=True).count() == 4
+        # The batch after the failed run is not sent: one run only.
+        assert len(inbound_runs(leanix)) == 1 and "Not sent: an earlier run of this job failed" in job["error_message"]
     puller = leanix_integration(admin_client, leanix)
     leanix.workspace.fail_runs.append("The outbound processor failed")
     assert "The outbound processor failed" in run(admin_client, puller, status="failed")["error_message"]
