@@ -69,6 +69,10 @@ class PushDestination(ABC):
     def push_batch_size(self) -> int:
         return self.push_batch_size_default
 
+    def push_enabled(self) -> bool:
+        """Does this run push at all? A two-way connector whose config turns the push off says False."""
+        return True
+
     def push_failures_fail_the_run(self) -> bool:
         """Does an entry that failed fail the job at the end (naming each), rather than completing it
         with the failures counted and logged? Either way the run goes on and they stay due."""
