@@ -41,10 +41,11 @@ class Probe(ABC):
 
 
 class Preview(ABC):
-    """A cheap, read-only estimate of what the next sync would import."""
+    """A cheap, read-only estimate of what the next sync would import (None from a destination that
+    pushes only, as configured: the hub then counts what is due from its push ledger)."""
 
     @abstractmethod
-    def preview(self) -> PreviewResult: ...
+    def preview(self) -> PreviewResult | None: ...
 
 
 class PullSource(ABC):

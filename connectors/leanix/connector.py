@@ -206,13 +206,9 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
                 return ProbeResult(False, f"LeanIX's token request failed: {exc.message}")
         return ProbeResult(True, "LeanIX API token verified: a token was issued.")
 
-    def preview(self) -> PreviewResult:
+    def preview(self) -> PreviewResult | None:
         if self.direction == "to_leanix":
-            return PreviewResult(
-                summary="The entries due for LeanIX are counted by the hub's push ledger.",
-                items=[],
-                estimated_entries=None,
-            )
+            return None  # the hub counts what is due, per source, from its push ledger
         return PreviewResult(
             summary="LeanIX tells which fact sheets its outbound processor exports only in a run: "
             "a sync is needed to know how many.",

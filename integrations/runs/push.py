@@ -41,7 +41,8 @@ from integrations.sources import destination_source_ids
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH_SIZE = 1000
+# A guard against absurd sizes only: the connector chooses (LeanIX's run_size goes up to 50,000).
+MAX_BATCH_SIZE = 50_000
 NO_ANSWER = "The destination gave no answer for this entry."
 SNAPSHOT_FIELDS = (
     "id",

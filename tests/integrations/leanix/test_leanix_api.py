@@ -71,3 +71,16 @@ def test_preview_from_leanix_says_a_run_is_needed(admin_client, leanix):
     preview = admin_client.get(f"{BASE}{integration_id}/preview").json()
     assert preview["estimated_entries"] is None and "a sync is needed to know" in preview["summary"]
     assert not leanix.workspace.runs  # a preview starts no run
+
+
+def test_preview_to_leanix_counts_the_entries_the_next_run_would_send(admin_client, leanix):
+    from connectors.base import Record
+    from integrations.knowledge import entries_upsert
+
+    source = admin_client.post(BASE, {"type": "webhook", "name": "Docs"}, format="json").json()["id"]
+    records = [Record(external_id=f"d{n}", title=f"Doc {n}", content="text") for n in range(4)]
+    entries_upsert(integration=Integration.objects.get(pk=source), records=records)
+    integration_id = post(admin_client, leanix.config(direction="to_leanix")).json()["id"]
+    preview = admin_client.get(f"{BASE}{integration_id}/preview").json()
+    assert (preview["estimated_entries"], preview["items"]) == (4, [{"label": "Docs", "count": 4}])
+    assert not leanix.workspace.runs
