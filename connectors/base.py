@@ -185,6 +185,9 @@ class EntrySnapshot:
     deleted: bool
     remote_id: str | None = None
     files: tuple[FileSnapshot, ...] = ()
+    # The source integration's name and connector type, for destinations that show where it came from.
+    source_name: str = ""
+    source_type: str = ""
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,11 @@ class Probe(ABC):
 
 
 class Preview(ABC):
-    """A cheap, read-only estimate of what the next sync would import."""
+    """A cheap, read-only estimate of what the next sync would import (None from a destination that
+    pushes only, as configured: the hub then counts what is due from its push ledger)."""
 
     @abstractmethod
-    def preview(self) -> PreviewResult: ...
+    def preview(self) -> PreviewResult | None: ...
 
 
 class PullSource(ABC):
@@ -68,6 +69,10 @@ class PushDestination(ABC):
 
     def push_batch_size(self) -> int:
         return self.push_batch_size_default
+
+    def push_enabled(self) -> bool:
+        """Does this run push at all? A two-way connector whose config turns the push off says False."""
+        return True
 
     def push_failures_fail_the_run(self) -> bool:
         """Does an entry that failed fail the job at the end (naming each), rather than completing it

@@ -18,6 +18,7 @@ CONNECTORS: dict[str, str] = {
     "webhook": "connectors.webhook:WebhookConnector",
     "confluence": "connectors.confluence:ConfluenceConnector",
     "haiilo": "connectors.haiilo:HaiiloConnector",
+    "leanix": "connectors.leanix:LeanIXConnector",
     "leena": "connectors.leena:LeenaConnector",
 }
 

@@ -485,17 +485,18 @@ def integration_probe(*, integration: Integration) -> dict[str, Any]:
 
 def integration_preview(*, integration: Integration) -> dict[str, Any]:
     connector = connector_for_request(integration)
-    if not isinstance(connector, Preview) and isinstance(connector, PushDestination):
-        from integrations.runs.push import push_preview  # the run engine imports this module
-
-        result = push_preview(integration)
-    elif not isinstance(connector, Preview):
-        result = PreviewResult(summary="This connector cannot estimate its data.", items=[], estimated_entries=None)
-    else:
+    result = None
+    if isinstance(connector, Preview):
         try:
             result = connector.preview()
         except UpstreamError as exc:
             raise ApiError(ErrorCode.UPSTREAM_ERROR, f"The upstream refused the preview: {exc.message}") from exc
+    if result is None and isinstance(connector, PushDestination):
+        from integrations.runs.push import push_preview  # the run engine imports this module
+
+        result = push_preview(integration)
+    if result is None:
+        result = PreviewResult(summary="This connector cannot estimate its data.", items=[], estimated_entries=None)
     return {
         "integration_id": integration.id,
         "connector_type": integration.type,

@@ -39,6 +39,7 @@ from tests.fakes.confluence import FakeAtlassian
 from tests.fakes.confluence_fixtures import seed_spaces
 from tests.fakes.echoing import EchoingUpstream
 from tests.fakes.haiilo import FakeHaiilo, HaiiloTenant
+from tests.fakes.leanix import FakeLeanIX
 from tests.fakes.leena import FakeLeena
 from tests.fakes.notes import NotesServer
 from tests.fakes.shelf import ShelfServer
@@ -46,7 +47,7 @@ from tests.worker_process import WorkerProcess
 from webhooks.signing import SIGNATURE_HEADER, signature_for
 
 API = "/api/v1/integrations/"
-COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "shelf", "shelf-two-way", "leena"}
+COVERED_CONNECTORS = {"webhook", "notes", "haiilo", "confluence", "leanix", "shelf", "shelf-two-way", "leena"}
 DEBUG_LOGGERS = ("", "httpx", "httpcore", "django", "celery", "kombu", "connectors", "integrations", "webhooks")
 
 
@@ -117,6 +118,7 @@ class Upstreams:
     shelf: ShelfServer
     haiilo: FakeHaiilo
     atlassian: FakeAtlassian
+    leanix: FakeLeanIX
     leena: FakeLeena
     authorizations: list[list[str]]  # per fake server, the Authorization headers it received
 
@@ -133,16 +135,24 @@ def upstreams(monkeypatch) -> Iterator[Upstreams]:
         ShelfServer() as shelf,
         FakeHaiilo(HaiiloTenant(client_id="tributary-leak", client_secret=marked("haiilosecret"))) as haiilo,
         FakeAtlassian(validate=False) as atlassian,
+        FakeLeanIX() as leanix,
         FakeLeena() as leena,
     ):
         notes.upstream.api_key = marked("notesapikey")
         shelf.upstream.api_key = marked("shelfapikey")
         atlassian.model.api_token = marked("confluenceapitoken")
+        leanix.workspace.api_token = marked("leanixapitoken")
         leena.upstream.client_secret, leena.upstream.password = marked("leenasecret"), marked("leenapassword")
-        servers = (notes.server, shelf.server, haiilo.server, *atlassian.servers.values(), leena.server)
+        servers = (notes.server, shelf.server, haiilo.server, leanix.server, *atlassian.servers.values(), leena.server)
         authorizations = [authorizations_recorded(server) for server in servers]
         yield Upstreams(
-            notes=notes, shelf=shelf, haiilo=haiilo, atlassian=atlassian, leena=leena, authorizations=authorizations
+            notes=notes,
+            shelf=shelf,
+            haiilo=haiilo,
+            atlassian=atlassian,
+            leanix=leanix,
+            leena=leena,
+            authorizations=authorizations,
         )
 
 
@@ -238,6 +248,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
     notes.upstream.put("n2", "On call", "Page the on-call engineer.")
     haiilo.tenant.generate(40, update_share=0.2)
     seed_spaces(atlassian, {"ENG": 3})
+    upstreams.leanix.workspace.fact_sheet_add("Application", "CRM", description="Customer records")
 
     answers = AnswerLog()
     hooks = {"response": [answers.record]}
@@ -269,6 +280,7 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         "Published": {"type": "shelf", "config": {"base_url": shelf.url, "api_key": shelf.upstream.api_key}},
         "Shelf both ways": {"type": "shelf-two-way", "config": {
             "base_url": shelf.url, "api_key": shelf.upstream.api_key}},
+        "LeanIX both ways": {"type": "leanix", "config": upstreams.leanix.config(direction="both")},
         "Leena": {"type": "leena", "config": upstreams.leena.config()},
     }  # fmt: skip
     ids = {"Deploys": webhook.json()["id"]}
@@ -277,7 +289,8 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         assert created.status_code == 201, created.text
         ids[name] = created.json()["id"]
     ids["Wiki (OAuth)"] = oauth_connected(api, hub, str(org.id))
-    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in ("Published", "Shelf both ways", "Leena"))}
+    last = ("Published", "Shelf both ways", "LeanIX both ways", "Leena")
+    ids = {name: ids[name] for name in sorted(ids, key=lambda name: name in last)}
 
     delivery = json.dumps({"text": "Deployment completed for v2.4.1", "author": "ci"}).encode()
     received = api(
@@ -343,6 +356,8 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         assert any(f"/admin/integrations/{model}/" in where and "/change/" in where for where in admin), model
 
     wire, token_requests = upstreams.wire(), json.dumps(atlassian.auth_log.token_requests)
+    leanix_workspace = upstreams.leanix.workspace
+    assert leanix_workspace.tokens_presented and leanix_workspace.runs
     atlassian_tokens = atlassian.model.tokens
     leena = upstreams.leena.upstream
     assert leena.tokens and leena.completed
@@ -354,6 +369,12 @@ def test_a_full_sync_of_every_connector_at_debug_leaks_no_secret(upstreams, proc
         (Secret("shelf api_key", upstreams.shelf.upstream.api_key), wire),
         (Secret("haiilo client_secret", haiilo.tenant.client_secret, basic_user=haiilo.tenant.client_id), wire),
         (Secret("confluence api_token", atlassian.model.api_token, basic_user=atlassian.model.email), wire),
+        (Secret("leanix api_token", upstreams.leanix.workspace.api_token, basic_user="apitoken"), wire),
+        # A token only asked for (the live checks of create and health) is never sent: found nowhere.
+        *(
+            (Secret("leanix access token", token), wire if token in leanix_workspace.tokens_presented else None)
+            for token in leanix_workspace.tokens
+        ),
         (Secret("atlassian client_secret", fake_confluence.CLIENT_SECRET), token_requests),
         (Secret("leena client_secret", leena.client_secret, basic_user=leena.client_id), wire),
         (Secret("leena password", leena.password), "\n".join(leena.token_bodies)),

@@ -41,7 +41,8 @@ from integrations.sources import destination_source_ids
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH_SIZE = 1000
+# A guard against absurd sizes only: the connector chooses (LeanIX's run_size goes up to 50,000).
+MAX_BATCH_SIZE = 50_000
 NO_ANSWER = "The destination gave no answer for this entry."
 SNAPSHOT_FIELDS = (
     "id",
@@ -123,6 +124,8 @@ def push_run(
 
     Counters, for a push: found = offered (due when the run began), synced = sent, imported =
     accepted, created = created remotely, skipped = unchanged, failed = refused or not answered."""
+    if not connector.push_enabled():
+        return  # a two-way connector whose config sends nothing: no entry is offered, the ledger stays
     # The sources are read once per attempt: one deleted meanwhile is left out from the next run on.
     source_ids = destination_source_ids(destination)
     position, due = push_position_resumed(lease, destination, source_ids, counters, log)
@@ -226,10 +229,19 @@ def _batch_read(
     )
     files = entry_file_snapshots(ids) if with_files else {}
     ledger = {str(row["id"]): _ledger_row(destination, row) for row in rows}
+    sources = _sources_named({row["integration_id"] for row in rows})
     snapshots = [
-        _snapshot(row, ledger[str(row["id"])].remote_id or None, files.get(str(row["id"]), ())) for row in rows
-    ]
+        _snapshot(row, ledger[str(row["id"])].remote_id or None, files.get(str(row["id"]), ()),
+                  sources.get(row["integration_id"], ("", "")))
+        for row in rows
+    ]  # fmt: skip
     return snapshots, ledger
+
+
+def _sources_named(source_ids: set[Any]) -> dict[Any, tuple[str, str]]:
+    """(name, connector type) of each source of a batch, for destinations that say where an entry came from."""
+    rows = Integration.objects.filter(pk__in=source_ids).values_list("pk", "name", "type")
+    return {pk: (name, kind) for pk, name, kind in rows}
 
 
 def _ledger_row(destination: Integration, row: dict[str, Any]) -> PushLedgerEntry:
@@ -245,8 +257,15 @@ def _ledger_row(destination: Integration, row: dict[str, Any]) -> PushLedgerEntr
     )
 
 
-def _snapshot(row: dict[str, Any], remote_id: str | None, files: tuple[FileSnapshot, ...] = ()) -> EntrySnapshot:
+def _snapshot(
+    row: dict[str, Any],
+    remote_id: str | None,
+    files: tuple[FileSnapshot, ...] = (),
+    source: tuple[str, str] = ("", ""),
+) -> EntrySnapshot:
     return EntrySnapshot(
+        source_name=source[0],
+        source_type=source[1],
         id=str(row["id"]),
         integration_id=str(row["integration_id"]),
         external_id=row["external_id"],

@@ -208,12 +208,14 @@ def test_the_connector_list_is_todays_byte_for_byte(admin_client):
     """Knora's answer did not change when auth_flow, provider and direction became derived."""
     expected = (Path(__file__).parents[1] / "fixtures" / "connectors" / "list__today.json").read_bytes()
     answer = admin_client.get(CONNECTORS_URL).content
-    # Connectors registered since (connectors/leena) sit before the test-only ones and are left out here.
-    leena_at = answer.index(b',{"type":"leena",')
-    answer = answer[:leena_at] + answer[answer.index(b',{"type":"notes",') :]
+    # Connectors registered since (connectors/leanix, connectors/leena) sit before the test-only ones and are
+    # left out here.
+    added_at = answer.index(b',{"type":"leanix",')
+    assert answer.index(b',{"type":"leena",') > added_at
+    answer = answer[:added_at] + answer[answer.index(b',{"type":"notes",') :]
     # The test-only destinations registered since (tests/fakes/shelf.py) follow the captured four.
     captured = expected[: expected.rindex(b"]")]
-    assert answer.startswith(captured + b',{"type":"shelf",') and answer.endswith(b'],"total":7}')
+    assert answer.startswith(captured + b',{"type":"shelf",') and answer.endswith(b'],"total":8}')
 
 
 # --- broken connectors: each check catches its fault --------------------------------------------

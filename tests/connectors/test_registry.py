@@ -31,5 +31,5 @@ def test_no_connector_module_is_imported_until_its_type_is_asked_for():
     before, types, after_types, haiilo, after_lookup = json.loads(result.stdout.strip().splitlines()[-1])
     assert before == [] and after_types == []
     # The built-in lines, then EXTRA_CONNECTORS.
-    assert types == ["webhook", "confluence", "haiilo", "leena", "notes", "shelf", "shelf-two-way"]
+    assert types == ["webhook", "confluence", "haiilo", "leanix", "leena", "notes", "shelf", "shelf-two-way"]
     assert (haiilo, after_lookup) == ("HaiiloConnector", ["connectors.haiilo"])
