@@ -182,6 +182,28 @@ def while_waiting(hook: Callable[[], None]) -> Iterator[None]:
         _while_waiting.reset(token)
 
 
+# Whether the run a connector works for was cancelled (or its job taken away): set by the run engine, so a
+# connector that started work upstream (a LeanIX run) can stop it there before it gives up.
+_cancel_check: contextvars.ContextVar[Callable[[], bool] | None] = contextvars.ContextVar(
+    "upstream_cancel_check", default=None
+)
+
+
+@contextlib.contextmanager
+def cancel_checked(check: Callable[[], bool]) -> Iterator[None]:
+    token = _cancel_check.set(check)
+    try:
+        yield
+    finally:
+        _cancel_check.reset(token)
+
+
+def run_cancelled() -> bool:
+    """Was the run in this context cancelled? False outside a run."""
+    check = _cancel_check.get()
+    return bool(check is not None and check())
+
+
 def wait_upstream(seconds: float, sleep: Callable[[float], None] = time.sleep) -> None:
     """Wait `seconds` for an upstream (backoff, polling a remote run), calling the waiting hook as it goes."""
     hook = _while_waiting.get()

@@ -10,10 +10,11 @@ from rest_framework.views import APIView
 
 from connectors import registry
 from connectors.capabilities import connector_listing
+from hub.errors import ApiError, ErrorCode
 from hub.permissions import IsAdmin, IsManager, SubscriptionActive
 from hub.schema import errors
 from integrations import selectors, services
-from integrations.runs import engine
+from integrations.runs import engine, jobs
 from integrations.serializers import (
     ConnectorListOutput,
     ConnectorOutput,
@@ -155,6 +156,30 @@ class IntegrationSyncApi(APIView):
             "integration_id": integration.id,
             "status": "running",
             "message": message,
+        }
+        return Response(SyncStartedOutput(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+class IntegrationSyncCancelApi(APIView):
+    """Ours beside Knora's API: cancel the integration's running (or pending) sync."""
+
+    permission_classes = [IsAdmin]
+
+    @extend_schema(request=None, responses={202: SyncStartedOutput, **errors(404)}, tags=TAGS)
+    def post(self, request: Request, integration_id) -> Response:
+        integration = _integration(request, integration_id)
+        job = jobs.job_cancel(
+            integration_id=integration.id,
+            organisation_id=request.auth.organisation.id,
+            cancelled_by=request.user.email,
+        )
+        if job is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "No sync is running for this integration.")
+        body = {
+            "sync_job_id": job.id,
+            "integration_id": integration.id,
+            "status": job.status,
+            "message": job.error_message,
         }
         return Response(SyncStartedOutput(body).data, status=status.HTTP_202_ACCEPTED)
 

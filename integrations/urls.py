@@ -20,6 +20,7 @@ urlpatterns = [
         name="connection-health",
     ),
     path("<uuid:integration_id>/sync", apis.IntegrationSyncApi.as_view(), name="sync"),
+    path("<uuid:integration_id>/sync/cancel", apis.IntegrationSyncCancelApi.as_view(), name="sync-cancel"),
     path("<uuid:integration_id>/history", apis.IntegrationHistoryApi.as_view(), name="history"),
     path(
         "<uuid:integration_id>/history/<uuid:job_id>",

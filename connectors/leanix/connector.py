@@ -29,6 +29,7 @@ from connectors.base import (
 )
 from connectors.capabilities import SOURCES_FIELD, Preview, Probe, PullSource, PushDestination
 from connectors.errors import CredentialInvalid, UpstreamError
+from connectors.http import run_cancelled
 from connectors.leanix import settings
 from connectors.leanix.client import CachedToken, LeanIXClient, results_items
 from connectors.leanix.hosts import clean_host
@@ -146,10 +147,9 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
         )
 
     def _cancelled(self) -> bool:
-        """The cancel hook polled while LeanIX works: True stops the run upstream and ends the job.
-
-        Left for the engine to wire (cancel is built there); until then nothing cancels."""
-        return False
+        """The cancel hook polled while LeanIX works: True stops the run upstream and ends the job (the
+        engine answers it: the job was cancelled, or its integration deleted)."""
+        return run_cancelled()
 
     # --- client and stored state -----------------------------------------------------------------
 

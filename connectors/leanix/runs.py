@@ -104,7 +104,13 @@ def poll_until_terminal(
                 f"LeanIX's {what} run {run_id} did not finish within {timeout:g} s "
                 f"(still {status['status']}); it was stopped."
             )
-        wait_upstream(min(wait, max(0.0, deadline - time.monotonic())), sleep)
+        try:
+            wait_upstream(min(wait, max(0.0, deadline - time.monotonic())), sleep)
+        except BaseException:
+            # The job stops while LeanIX works (its lease taken by a cancel, its integration deleted, a
+            # time limit, a worker shutdown): the run it started must not go on without it.
+            run_stop_quietly(client, run_id)
+            raise
         wait = min(longest, wait * BACKOFF_FACTOR)
 
 

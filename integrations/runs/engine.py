@@ -13,7 +13,7 @@ from kombu.exceptions import KombuError
 from connectors.base import Connector
 from connectors.capabilities import run_directions
 from connectors.errors import UpstreamError
-from connectors.http import while_waiting
+from connectors.http import cancel_checked, while_waiting
 from hub.errors import ApiError, ErrorCode
 from hub.models import Organisation, User
 from integrations.models import Integration, JobStatus, SyncJob
@@ -99,7 +99,7 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     if took_over:
         log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
     try:
-        with while_waiting(lease.heartbeat):
+        with while_waiting(lease.heartbeat), cancel_checked(lease.is_lost):
             outcome = _run(lease, integration, log, counters, final_attempt=final_attempt)
     except LeaseLost:
         logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from integrations.models import ACTIVE_JOB_STATUSES as ACTIVE_STATUSES
 from integrations.models import IntegrationStatus, JobStatus, SyncJob
 from integrations.runs.state import integration_state_set
 
@@ -30,6 +31,7 @@ LOG_MAX_LINES = 200
 LOG_LINE_MAX_CHARS = 500
 # A running job proves it is alive at least this often (seconds), also while it waits on an upstream.
 HEARTBEAT_INTERVAL = 10.0
+LOST_CHECK_INTERVAL = 1.0
 
 
 class LeaseLost(BaseException):  # noqa: N818 (not an error of the run: the end of this worker's part in it)
@@ -162,6 +164,8 @@ class Lease:
     job: SyncJob
     token: int
     last_beat: float = field(default_factory=time.monotonic)
+    last_lost_check: float = 0.0
+    lost: bool = False
 
     def _owned(self):
         return SyncJob.objects.filter(pk=self.job.pk, fencing_token=self.token, status=JobStatus.RUNNING)
@@ -178,6 +182,15 @@ class Lease:
         the reaper waits for this transaction, and after it the token no longer matches)."""
         if not list(self._owned().select_for_update().values_list("pk", flat=True)):
             raise LeaseLost(str(self.job.pk))
+
+    def is_lost(self) -> bool:
+        """Has the lease been taken (a cancel, the reaper) or the job deleted with its integration? Asked
+        by connectors between polls of a remote run; read at most every LOST_CHECK_INTERVAL seconds."""
+        now = time.monotonic()
+        if self.lost or now - self.last_lost_check >= LOST_CHECK_INTERVAL:
+            self.last_lost_check = now
+            self.lost = self.lost or not self._owned().exists()
+        return self.lost
 
     def heartbeat(self, *, force: bool = False) -> None:
         if force or time.monotonic() - self.last_beat >= HEARTBEAT_INTERVAL:
@@ -323,3 +336,34 @@ def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
                     transaction.on_commit(lambda job_id=job_id, org_id=org_id: run_sync_job.delay(job_id, org_id))
         reaped += done
     return reaped
+
+
+def job_cancel(*, integration_id: Any, organisation_id: Any, cancelled_by: str) -> SyncJob | None:
+    """End the integration's active job as `failed`, saying who cancelled it; None when none is active.
+
+    The cancel takes the job's lease (the fencing token moves on), so its worker writes nothing more
+    and stops at its next write; a connector polling a remote run sees it (Lease.is_lost) and stops
+    that run upstream. A pending job never starts: its task finds nothing to claim."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = (
+            SyncJob.objects.select_for_update()
+            .filter(integration_id=integration_id, organisation_id=organisation_id, status__in=ACTIVE_STATUSES)
+            .first()
+        )
+        if job is None:
+            return None
+        message = f"Cancelled by {cancelled_by}."
+        log = JobLog(list(job.log or []))
+        log.add("warning", message)
+        SyncJob.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            fencing_token=F("fencing_token") + 1,
+            completed_at=now,
+            error_message=message,
+            log=log.as_json(),
+            updated_at=now,
+        )
+        integration_state_set(integration_id=integration_id, status=IntegrationStatus.ACTIVE)
+    job.refresh_from_db()
+    return job

@@ -41,6 +41,7 @@ class Run:
     status: str = "CREATED"
     description: str = ""
     started_at: float | None = None
+    stopped_at: float | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
     results: dict[str, Any] | None = None
     results_polls: int = 0
@@ -171,7 +172,7 @@ class Workspace:
             self.run_advance(run)
             if run.status not in ("PENDING", "IN_PROGRESS"):
                 return False
-            run.status = "STOPPED"
+            run.status, run.stopped_at = "STOPPED", time.monotonic()
             self.stops.append(run.id)
             return True
 
