@@ -8,6 +8,9 @@ class UpstreamError(Exception):
 
     # Read by the sync service instead of isinstance chains: may a later attempt succeed?
     retryable: bool = False
+    # The start of the upstream's answer, secrets masked (connectors.http.body_excerpt), when there was one:
+    # a connector may read the upstream's own words from it (LeanIX's {"errors": [...]}).
+    body_excerpt: str = ""
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)

@@ -100,6 +100,11 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return (when - (now or datetime.now(UTC))).total_seconds()
 
 
+def _with_excerpt(error: UpstreamError, excerpt: str) -> UpstreamError:
+    error.body_excerpt = excerpt
+    return error
+
+
 def body_excerpt(response: httpx.Response, secrets: set[str]) -> str:
     """A short one-line excerpt of the body with our own secrets and token-like fields masked."""
     text = response.text[: EXCERPT_CHARS * 4]
@@ -398,17 +403,18 @@ class UpstreamHttpClient:
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
         what = f"{response.request.method} {redact_url(response.url)}"
+        excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
         if status in STATUS_ERRORS:
             error, reason = STATUS_ERRORS[status]
-            raise error(f"Upstream returned {status} {reason} for {what}.", status_code=status)
+            raise _with_excerpt(error(f"Upstream returned {status} {reason} for {what}.", status_code=status), excerpt)
         if status == 429:
             retry_after = self._clamped_retry_after(response)
-            raise RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
+            limited = RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
+            raise _with_excerpt(limited, excerpt)
         if status >= 500:
             unavailable = UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
             # A 503 may say when to come back too: kept for callers that do their own backoff (Leena's).
             unavailable.retry_after = self._clamped_retry_after(response)
-            raise unavailable
-        excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
+            raise _with_excerpt(unavailable, excerpt)
         message = f"Upstream rejected {what} with {status}: {excerpt}"
         raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)

@@ -229,3 +229,11 @@ def test_the_token_is_reused_across_jobs_and_renewed_once_on_a_401(leanix_worker
     leanix.workspace.tokens_expire()
     run(admin_client, integration)
     assert leanix.workspace.token_requests == 3
+
+
+def test_leanix_error_body_is_shown_in_the_jobs_message(leanix_worker, admin_client, leanix):
+    integration = leanix_integration(admin_client, leanix)
+    # The run's creation refused with a status the Swagger lists for it, and LeanIX's {"errors": [...]}.
+    leanix.workspace.answer_statuses = [403]
+    job = run(admin_client, integration, status="failed")
+    assert "switch: answering 403" in job["error_message"], job["error_message"]
