@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from openapi_core import Config, OpenAPI
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from tests.fakes.openapi_exchange import ExchangeRequest, SpecResponse
 
 SPEC_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "leanix" / "leanix-integration-api.openapi3.json"
 SPEC_HOST = "https://fake.leanix.net"
@@ -51,29 +51,8 @@ def patched(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class SpecRequest:
-    """openapi-core's Request protocol for one request the fake received."""
-
-    path: str
-    method: str
-    query: list[tuple[str, str]]
-    headers: dict[str, str]
-    body: bytes | None
-    content_type: str
+class SpecRequest(ExchangeRequest):
     host_url: str = SPEC_HOST
-
-    def __post_init__(self) -> None:
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(self.query), header=Headers(self.headers), cookie=ImmutableMultiDict(), path={}
-        )
-
-
-@dataclass
-class SpecResponse:
-    status_code: int
-    data: bytes
-    headers: dict[str, str]
-    content_type: str = "application/json"
 
 
 @dataclass
