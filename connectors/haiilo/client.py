@@ -5,12 +5,10 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
+from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
 from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.haiilo.page import EventsPage
 from connectors.http import UpstreamHttpClient, redact_url
@@ -19,19 +17,7 @@ TOKEN_PATH = "/api/oauth/token"
 EVENTS_PATH = "/web/content-connector/events/{entity_type}"
 DELETES_PATH = "/web/content-connector/events/{entity_type}/deletes"
 FILE_URL_PATH = "/web/content-connector/api/files/{group_id}/{uid}"
-# A token is replaced this long before it expires (at most a tenth of its lifetime), so a request
-# never leaves with a token that dies on the way.
-EXPIRY_MARGIN_SECONDS = 60.0
 DEFAULT_EXPIRES_IN = 3600
-
-
-@dataclass
-class CachedToken:
-    access_token: str
-    refresh_at: float  # wall-clock seconds (time.time), so a stored token stays valid across processes
-
-    def usable(self, now: float) -> bool:
-        return bool(self.access_token) and now < self.refresh_at
 
 
 def token_from_credentials(credentials: dict[str, Any], client_id: str) -> CachedToken | None:
@@ -41,7 +27,7 @@ def token_from_credentials(credentials: dict[str, Any], client_id: str) -> Cache
     return CachedToken(str(credentials["access_token"]), float(credentials.get("refresh_at") or 0))
 
 
-class HaiiloClient:
+class HaiiloClient(BearerTokenClient):
     """One method per Haiilo endpoint; a token is fetched when needed, cached, and renewed on 401."""
 
     def __init__(
@@ -57,11 +43,9 @@ class HaiiloClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        super().__init__(token=token, on_new_token=on_new_token, clock=clock)
         self.base_url = base_url.rstrip("/")
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        self._token = token
-        self._on_new_token = on_new_token
-        self._clock = clock
         options: dict[str, Any] = {"read_timeout": read_timeout, "max_attempts": max_attempts, "sleep": sleep}
         # The token endpoint has its own client: a 401 there means bad client credentials, and must
         # not trigger the token refresh of the API client (which would ask the same endpoint again).
@@ -69,20 +53,10 @@ class HaiiloClient:
         self._api_http = UpstreamHttpClient(
             base_url=self.base_url,
             headers={"Accept": "application/json"},
-            auth=_BearerFromCache(self),
+            auth=BearerFromCache(self),
             token_refresher=self._renew_token,
             **options,
         )
-
-    def __enter__(self) -> HaiiloClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._token_http.close()
-        self._api_http.close()
 
     def token(self) -> CachedToken:
         """`POST /api/oauth/token` with Basic client auth and `grant_type=client_credentials`."""
@@ -98,12 +72,7 @@ class HaiiloClient:
         if not isinstance(body, dict) or not body.get("access_token"):
             raise UpstreamError("Haiilo's token endpoint answered without an access token.")
         expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
-        margin = min(EXPIRY_MARGIN_SECONDS, expires_in / 10)
-        token = CachedToken(str(body["access_token"]), self._clock() + expires_in - margin)
-        self._token = token
-        if self._on_new_token is not None:
-            self._on_new_token(token)
-        return token
+        return self._token_keep(CachedToken.issued(str(body["access_token"]), expires_in=expires_in, now=self._clock()))
 
     def events_page(self, entity_type: str, *, start_id: int, page_size: int) -> EventsPage:
         """`GET /web/content-connector/events/{entityType}?startId=&pageSize=`."""
@@ -126,28 +95,3 @@ class HaiiloClient:
         """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""
         response = self._api_http.get(path, params={"startId": start_id, "pageSize": page_size})
         return EventsPage(response.text, f"GET {redact_url(response.url)}")
-
-    def current_token(self) -> CachedToken:
-        """The cached token, or a new one when there is none or it is about to expire."""
-        token = self._token
-        if token is None or not token.usable(self._clock()):
-            token = self.token()
-        return token
-
-    def _renew_token(self) -> dict[str, str]:
-        # Called by the HTTP layer on a 401: the cached token was refused, whatever its age. The
-        # request is then repeated once, and _BearerFromCache puts the new token on it.
-        self.token()
-        return {}
-
-
-class _BearerFromCache(httpx.Auth):
-    """Puts the client's current token on every request as it is sent (retries and the repeat
-    after a 401 included), so no request carries a token that was replaced in between."""
-
-    def __init__(self, client: HaiiloClient) -> None:
-        self._client = client
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._client.current_token().access_token}"
-        yield request

@@ -12,31 +12,21 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import ijson
 
+from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
 from connectors.errors import UpstreamError, UpstreamRejected
 from connectors.http import UpstreamHttpClient
 
 TOKEN_PATH = "/services/mtm/v1/oauth2/token"
 API_PATH = "/services/integration-api/v1"
 WARNINGS_PAGE = 100
-EXPIRY_MARGIN_SECONDS = 60.0
 DEFAULT_EXPIRES_IN = 3599.0
 TERMINAL_STATUSES = frozenset({"FINISHED", "FAILED", "STOPPED"})
 ERRORS_SHOWN = 5
-
-
-@dataclass
-class CachedToken:
-    access_token: str
-    refresh_at: float  # wall-clock seconds, so a stored token stays usable across processes
-
-    def usable(self, now: float) -> bool:
-        return bool(self.access_token) and now < self.refresh_at
 
 
 def leanix_words(exc: UpstreamError) -> UpstreamError:
@@ -56,7 +46,7 @@ def leanix_words(exc: UpstreamError) -> UpstreamError:
     return renamed
 
 
-class LeanIXClient:
+class LeanIXClient(BearerTokenClient):
     """The workspace's token endpoint and Integration API on one host (`https://acme.leanix.net`)."""
 
     def __init__(
@@ -70,11 +60,9 @@ class LeanIXClient:
         max_attempts: int = 4,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(token=token, on_new_token=on_new_token, clock=clock)
         self.base_url = base_url.rstrip("/")
         self._basic = base64.b64encode(f"apitoken:{api_token}".encode()).decode()
-        self._token = token
-        self._on_new_token = on_new_token
-        self._clock = clock
         options: dict[str, Any] = {"read_timeout": read_timeout, "max_attempts": max_attempts}
         # The token endpoint has its own client: a 401 there means a wrong API token, and must not
         # trigger the API client's token refresh (which would ask the same endpoint again).
@@ -82,20 +70,10 @@ class LeanIXClient:
         self._api_http = UpstreamHttpClient(
             base_url=self.base_url + API_PATH,
             headers={"Accept": "application/json"},
-            auth=_BearerFromCache(self),
+            auth=BearerFromCache(self),
             token_refresher=self._renew_token,
             **options,
         )
-
-    def __enter__(self) -> LeanIXClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._token_http.close()
-        self._api_http.close()
 
     # --- token -------------------------------------------------------------------------------------
 
@@ -115,22 +93,7 @@ class LeanIXClient:
         if not isinstance(body, dict) or not body.get("access_token"):
             raise UpstreamRejected("LeanIX's token endpoint answered without an access token.", status_code=200)
         expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
-        margin = min(EXPIRY_MARGIN_SECONDS, expires_in / 10)
-        self._token = CachedToken(str(body["access_token"]), self._clock() + expires_in - margin)
-        if self._on_new_token is not None:
-            self._on_new_token(self._token)
-        return self._token
-
-    def current_token(self) -> CachedToken:
-        token = self._token
-        if token is None or not token.usable(self._clock()):
-            token = self.token()
-        return token
-
-    def _renew_token(self) -> dict[str, str]:
-        # Called by the HTTP layer on a 401: the cached token was refused, whatever its age.
-        self.token()
-        return {}
+        return self._token_keep(CachedToken.issued(str(body["access_token"]), expires_in=expires_in, now=self._clock()))
 
     # --- synchronisation runs ----------------------------------------------------------------------
 
@@ -221,15 +184,3 @@ def _json(response: httpx.Response, what: str) -> Any:
         return response.json()
     except ValueError as exc:
         raise UpstreamRejected(f"LeanIX answered {what} without JSON.", status_code=response.status_code) from exc
-
-
-class _BearerFromCache(httpx.Auth):
-    """Puts the client's current token on every request as it is sent (retries and the repeat after a
-    401 included), so no request carries a token that was replaced in between."""
-
-    def __init__(self, client: LeanIXClient) -> None:
-        self._client = client
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._client.current_token().access_token}"
-        yield request

@@ -11,30 +11,17 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import httpx
 
+from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
 from connectors.errors import UpstreamRejected
 from connectors.http import UpstreamHttpClient
 from connectors.leena import api
 
-# A token is replaced this long before it expires (at most a tenth of its lifetime), so a request
-# never leaves with a token that dies on the way.
-EXPIRY_MARGIN_SECONDS = 60.0
 
-
-@dataclass(frozen=True)
-class CachedToken:
-    access_token: str
-    refresh_at: float  # on the client's clock
-
-    def usable(self, now: float) -> bool:
-        return now < self.refresh_at
-
-
-class LeenaClient:
+class LeenaClient(BearerTokenClient):
     """One method per Leena endpoint; see the module's docstring for tokens and retries."""
 
     def __init__(
@@ -51,10 +38,10 @@ class LeenaClient:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        # Tokens live for the run only (never stored): the client's clock may be monotonic.
+        super().__init__(token=None, on_new_token=None, clock=clock)
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._grant = {"username": username, "password": password, "grant_type": "password"}
-        self._clock = clock
-        self._token: CachedToken | None = None
         self.tokens_issued = 0
         # The token endpoint has its own client, on its own host: a 401 there means bad credentials,
         # and must not trigger the API client's refresh (which would ask the same endpoint again).
@@ -64,22 +51,12 @@ class LeenaClient:
         self._api_http = UpstreamHttpClient(
             base_url=api_base_url,
             headers={"Accept": "application/json"},
-            auth=_BearerFromCache(self),
+            auth=BearerFromCache(self),
             token_refresher=self._renew_token,
             read_timeout=read_timeout,
             max_attempts=1,
             sleep=sleep,
         )
-
-    def __enter__(self) -> LeenaClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._token_http.close()
-        self._api_http.close()
 
     def token(self) -> CachedToken:
         """`POST {auth_url}/api/v1.0/oauth/token`: Basic client auth, a JSON password grant.
@@ -94,17 +71,10 @@ class LeenaClient:
                 raise
             response = self._token_http.post(api.TOKEN_PATH, data=self._grant, headers=headers)
         issued = api.token_of(_json(response, "token"))
-        margin = min(EXPIRY_MARGIN_SECONDS, issued.expires_in / 10)
-        self._token = CachedToken(issued.access_token, self._clock() + issued.expires_in - margin)
         self.tokens_issued += 1
-        return self._token
-
-    def current_token(self) -> CachedToken:
-        """The cached token, or a new one when there is none or it is about to expire."""
-        token = self._token
-        if token is None or not token.usable(self._clock()):
-            token = self.token()
-        return token
+        return self._token_keep(
+            CachedToken.issued(issued.access_token, expires_in=issued.expires_in, now=self._clock())
+        )
 
     def attachment_upload(self, *, name: str, content_type: str, content: bytes | BinaryIO) -> str:
         """`POST {api_base_url}/api/integration/articles/upload/`, multipart field `file` → attachment_id.
@@ -123,27 +93,9 @@ class LeenaClient:
         """`POST {api_base_url}/api/integration/articles/sync/complete/` (body `{}`): Leena processes and indexes."""
         self._api_http.post(api.SYNC_COMPLETE_PATH, json={})
 
-    def _renew_token(self) -> dict[str, str]:
-        # Called by the HTTP layer on a 401: the cached token was refused, whatever its age. The request
-        # is then repeated once, and _BearerFromCache puts the new token on it.
-        self.token()
-        return {}
-
 
 def _json(response: httpx.Response, what: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:
         raise UpstreamRejected(f"Leena's {what} answer is not JSON.", status_code=response.status_code) from exc
-
-
-class _BearerFromCache(httpx.Auth):
-    """Puts the client's current token on every request as it is sent (the repeat after a 401
-    included), so no request carries a token that was replaced in between."""
-
-    def __init__(self, client: LeenaClient) -> None:
-        self._client = client
-
-    def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._client.current_token().access_token}"
-        yield request
