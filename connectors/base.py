@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, BinaryIO, ClassVar, Literal
 
 FieldType = Literal["text", "password", "select", "boolean", "number"]
+# A check of one config value beyond its type: the cleaned value, and an error (None when it is fine).
+FieldCheck = Callable[[Any], tuple[Any, "str | None"]]
 ActionFieldType = Literal["text", "number", "select", "multiselect"]
 ActionKind = Literal["read", "write"]
 
@@ -264,11 +266,38 @@ class Connector:
             self._save_credentials(credentials)
 
     @classmethod
+    def config_checks(cls) -> dict[str, FieldCheck]:
+        """Checks of single fields beyond their schema type (a URL, a range, a name), by key: each gives
+        the cleaned value and an error (None when it is fine)."""
+        return {}
+
+    @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Checks `config` against the schema; returns it with defaults filled in."""
+        """Checks `config` against the schema, then `config_checks`; returns it with defaults filled in.
+        One ConfigInvalid names every bad field."""
         from connectors.config import validate_against_schema
 
-        return validate_against_schema(cls.info.config_schema, config)
+        checks = cls.config_checks()
+        try:
+            cleaned = validate_against_schema(cls.info.config_schema, config)
+            errors: dict[str, list[str]] = {}
+        except ConfigInvalid as exc:
+            if not checks:
+                raise
+            # Check the other fields too, so one answer names every bad field.
+            errors = dict(exc.field_errors)
+            cleaned = {k: v for k, v in config.items() if k not in errors} if isinstance(config, dict) else {}
+        for key, check in checks.items():
+            if key in errors or cleaned.get(key) in (None, ""):
+                continue
+            value, error = check(cleaned[key])
+            if error:
+                errors[key] = [error]
+            else:
+                cleaned[key] = value
+        if errors:
+            raise ConfigInvalid(errors)
+        return cleaned
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from typing import Any
 from connectors.base import (
     Checkpoint,
     ConfigField,
-    ConfigInvalid,
     Connector,
     ConnectorInfo,
     Deletion,
+    FieldCheck,
     PreviewItem,
     PreviewResult,
     ProbeResult,
@@ -92,26 +92,8 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
     _pull_client: HaiiloClient | None = None
 
     @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        try:
-            cleaned = super().validate_config(config)
-            errors: dict[str, list[str]] = {}
-        except ConfigInvalid as exc:
-            # Check the other fields too, so one answer names every bad field.
-            errors = dict(exc.field_errors)
-            cleaned = {k: v for k, v in config.items() if k not in errors} if isinstance(config, dict) else {}
-        checks = (("base_url", _clean_base_url), ("entity_types", _clean_entity_types), ("page_size", _clean_page_size))
-        for key, check in checks:
-            if key in errors or cleaned.get(key) in (None, ""):
-                continue
-            value, error = check(cleaned[key])
-            if error:
-                errors[key] = [error]
-            else:
-                cleaned[key] = value
-        if errors:
-            raise ConfigInvalid(errors)
-        return cleaned
+    def config_checks(cls) -> dict[str, FieldCheck]:
+        return {"base_url": _clean_base_url, "entity_types": _clean_entity_types, "page_size": _clean_page_size}
 
     def entity_types(self) -> list[str]:
         names = [n for n in str(self.config.get("entity_types") or "").split(",") if n]

@@ -14,11 +14,11 @@ from typing import Any
 from connectors.base import (
     Checkpoint,
     ConfigField,
-    ConfigInvalid,
     Connector,
     ConnectorInfo,
     Deletion,
     EntrySnapshot,
+    FieldCheck,
     PreviewResult,
     ProbeResult,
     PullItem,
@@ -107,25 +107,8 @@ class LeanIXConnector(Connector, Probe, Preview, PullSource, PushDestination):
     _run_failed: str | None = None
 
     @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        try:
-            cleaned = super().validate_config(config)
-            errors: dict[str, list[str]] = {}
-        except ConfigInvalid as exc:
-            # Check the other fields too, so one answer names every bad field.
-            errors = dict(exc.field_errors)
-            cleaned = {k: v for k, v in config.items() if k not in errors} if isinstance(config, dict) else {}
-        for key, check in _CHECKS.items():
-            if key in errors or cleaned.get(key) in (None, ""):
-                continue
-            value, error = check(cleaned[key])
-            if error:
-                errors[key] = [error]
-            else:
-                cleaned[key] = value
-        if errors:
-            raise ConfigInvalid(errors)
-        return cleaned
+    def config_checks(cls) -> dict[str, FieldCheck]:
+        return _CHECKS
 
     # --- what the config turns on ----------------------------------------------------------------
 

@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 
 from connectors.base import (
     ConfigField,
-    ConfigInvalid,
     Connector,
     ConnectorInfo,
     EntrySnapshot,
+    FieldCheck,
     ProbeResult,
     PushAccepted,
     PushFailed,
@@ -25,7 +25,7 @@ from connectors.base import (
 )
 from connectors.callbacks import CallbackEntryRefused, CallbackLogLine, CallbackVerifier
 from connectors.capabilities import SOURCES_FIELD, Probe, PushDestination, SignedCallbacks
-from connectors.config import http_url_parts, validate_against_schema
+from connectors.config import http_url_parts
 from connectors.errors import CredentialInvalid, UpstreamRejected
 from connectors.leena import settings
 from connectors.leena.api import callback_results_of
@@ -94,31 +94,13 @@ class LeenaConnector(Connector, Probe, PushDestination, SignedCallbacks):
     _client: LeenaClient | None = None
 
     @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        try:
-            cleaned = validate_against_schema(cls.info.config_schema, config)
-            errors: dict[str, list[str]] = {}
-        except ConfigInvalid as exc:
-            # Check the other fields too, so one answer names every bad field.
-            errors = dict(exc.field_errors)
-            cleaned = {k: v for k, v in config.items() if k not in errors} if isinstance(config, dict) else {}
-        checks: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
+    def config_checks(cls) -> dict[str, FieldCheck]:
+        return {
             "api_base_url": lambda v: _clean_url(v, URL_FIELDS["api_base_url"]),
             "auth_url": lambda v: _clean_url(v, URL_FIELDS["auth_url"]),
             "language": _clean_language,
             "batch_size": _clean_batch_size,
         }
-        for key, check in checks.items():
-            if key in errors or cleaned.get(key) in (None, ""):
-                continue
-            value, error = check(cleaned[key])
-            if error:
-                errors[key] = [error]
-            else:
-                cleaned[key] = value
-        if errors:
-            raise ConfigInvalid(errors)
-        return cleaned
 
     def client(self) -> LeenaClient:
         """One client, so one token, for the whole run (renewed only when it expires or is refused)."""
