@@ -20,7 +20,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.push_engine import engine_push, ensure_database, statistics_refresh  # noqa: E402
+from bench.push_engine import edits_apply, engine_push, ensure_database, statistics_refresh  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_leena"
 RATIO_TARGET = 0.7
@@ -120,18 +120,6 @@ def plain_loop(source, destination, leena, batch_size: int, language: str) -> di
             after = rows[-1]["id"]
     seconds = time.perf_counter() - started
     return {"sent": sent, "seconds": seconds, "rate": sent / seconds, "calls": len(upstream.calls) - calls_before}
-
-
-def edits_apply(source, count: int, total: int) -> None:
-    from connectors.base import Record
-    from integrations.knowledge import entries_upsert
-
-    step = max(1, total // count)
-    records = [
-        Record(external_id=f"doc-{n}", title=f"Document {n}", content=f"Edited text of document {n}.")
-        for n in range(0, step * count, step)
-    ]
-    entries_upsert(integration=source, records=records)
 
 
 def main() -> int:

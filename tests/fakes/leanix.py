@@ -10,14 +10,14 @@ import base64
 import json
 import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlparse
 
 from tests.fakes.leanix_openapi import API_PREFIX, SpecCheck, SpecRequest, SpecResponse
 from tests.fakes.leanix_workspace import Run, Workspace
+from tests.fakes.local_server import LocalServer
 
 TOKEN_PATH = "/services/mtm/v1/oauth2/token"
 RUN_PATH = re.compile(rf"^{API_PREFIX}/synchronizationRuns/([^/]+)/(start|status|stop|warnings|results)$")
@@ -147,7 +147,7 @@ def shipped_configuration(direction: str) -> dict[str, Any]:
     return json.loads((SHIPPED / f"{direction}.json").read_text())
 
 
-class FakeLeanIX:
+class FakeLeanIX(LocalServer):
     """`with FakeLeanIX() as leanix:`; the shipped configurations are installed unless `processors=False`.
 
     `validate=False` (the bench only) skips the Swagger check, whose cost on 50,000-item LDIFs is not LeanIX's."""
@@ -159,22 +159,7 @@ class FakeLeanIX:
             for direction in ("inbound", "outbound"):
                 self.workspace.configuration_put(shipped_configuration(direction))
             self.workspace.configuration_puts.clear()
-        handler = type("Handler", (_Handler,), {"workspace": self.workspace, "spec": self.spec})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        super().__init__(_Handler, workspace=self.workspace, spec=self.spec)
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         return {"host": self.url, "api_token": self.workspace.api_token, "direction": "from_leanix", **overrides}
-
-    def __enter__(self) -> FakeLeanIX:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +28,7 @@ import httpx
 
 from connectors.leena import api
 from connectors.leena.callbacks import SIGNATURE_HEADER, SIGNATURE_PREFIX, leena_signature_for
+from tests.fakes.local_server import LocalServer
 
 REFERENCE_ID = re.compile(r"^[^$]+\$[^$]+$")
 FOREVER = 10**9
@@ -264,19 +265,12 @@ def _json_or_empty(body: bytes) -> Any:
         return {}
 
 
-class FakeLeena:
+class FakeLeena(LocalServer):
     """The server; `config()` is a `leena` integration's config pointing at it."""
 
     def __init__(self) -> None:
         self.upstream = LeenaUpstream()
-        handler = type("Handler", (_Handler,), {"upstream": self.upstream})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        super().__init__(_Handler, upstream=self.upstream)
 
     def callback(self, results: list[dict[str, Any]], **how: Any) -> tuple[bytes, dict[str, str]]:
         """A callback signed with this fake's client_secret (see `callback`)."""
@@ -293,14 +287,6 @@ class FakeLeena:
             "auth_url": self.url,
         }
         return {**config, **overrides}
-
-    def __enter__(self) -> FakeLeena:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def result(reference_id: str, status: str = "success", message: str = "") -> dict[str, Any]:

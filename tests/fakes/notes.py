@@ -7,12 +7,11 @@ The upstream pages notes by an opaque cursor, reports deletions, and has switche
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -31,6 +30,7 @@ from connectors.base import (
 from connectors.capabilities import Preview, Probe, PullSource
 from connectors.errors import CredentialInvalid
 from connectors.http import UpstreamHttpClient
+from tests.fakes.local_server import LocalServer
 
 PAGE_SIZE = 2
 
@@ -105,24 +105,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-class NotesServer:
+class NotesServer(LocalServer):
     def __init__(self) -> None:
         self.upstream = NotesUpstream()
-        handler = type("Handler", (_Handler,), {"upstream": self.upstream})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def __enter__(self) -> NotesServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(_Handler, upstream=self.upstream)
 
 
 class NotesConnector(Connector, Probe, Preview, PullSource):

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -35,6 +35,7 @@ from connectors.base import (
 from connectors.capabilities import SOURCES_FIELD, Probe, PullSource, PushDestination
 from connectors.errors import CredentialInvalid
 from connectors.http import UpstreamHttpClient
+from tests.fakes.local_server import LocalServer
 
 
 @dataclass
@@ -157,24 +158,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(raw)
 
 
-class ShelfServer:
+class ShelfServer(LocalServer):
     def __init__(self) -> None:
         self.upstream = ShelfUpstream()
-        handler = type("Handler", (_Handler,), {"upstream": self.upstream})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
-
-    def __enter__(self) -> ShelfServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(_Handler, upstream=self.upstream)
 
 
 SHELF_CONFIG = (
