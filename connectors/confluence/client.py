@@ -10,6 +10,7 @@ import httpx
 
 from connectors.confluence.http import ConfluenceHttpClient
 from connectors.errors import UpstreamRejected
+from connectors.http import redact_url
 
 API = "/wiki/api/v2"
 LIST_LIMIT = 250  # the v2 maximum for every list endpoint
@@ -74,7 +75,9 @@ class ConfluenceClient:
         try:
             return response.json()
         except ValueError as exc:
-            message = f"Confluence sent a body that is not JSON ({response.status_code})."
+            step = f"{response.request.method} {redact_url(response.url)}"
+            kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0]
+            message = f"Confluence answered {step} with a body that is not JSON (HTTP {response.status_code}, {kind})."
             raise UpstreamRejected(message, status_code=response.status_code) from exc
 
     def _paged(self, path: str, params: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:

@@ -21,6 +21,7 @@ from connectors.base import (
 )
 from connectors.capabilities import Preview, Probe, PullSource
 from connectors.config import http_url_parts, validate_against_schema
+from connectors.confluence import settings as confluence_settings
 from connectors.confluence.actions import ConfluenceActions
 from connectors.confluence.auth import AtlassianOAuth, gateway_root
 from connectors.confluence.client import ConfluenceClient
@@ -71,7 +72,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
     # Seams for tests and the benchmark: how the client waits between retries and how long at most.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     retry_after_max: float = 60.0
-    read_timeout: float = 30.0
+    read_timeout: float | None = None  # None: CONFLUENCE_READ_TIMEOUT_SECONDS
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
@@ -113,7 +114,8 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
         return f"{self.site()}/wiki"
 
     def client(self) -> ConfluenceClient:
-        options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max, "read_timeout": self.read_timeout}
+        read_timeout = self.read_timeout or float(confluence_settings.READ_TIMEOUT_SECONDS.get())
+        options = {"sleep": self.sleep, "retry_after_max": self.retry_after_max, "read_timeout": read_timeout}
         if self.uses_oauth():
             if not self.credentials.get("cloud_id"):
                 raise CredentialExpired("The Atlassian grant names no Confluence site; connect the account again.")

@@ -20,3 +20,6 @@ SCOPES = ConnectorSetting(
     "list",
     help_text="Comma-separated; what the six actions and the sync need.",
 )  # fmt: skip
+READ_TIMEOUT_SECONDS = ConnectorSetting(
+    "CONFLUENCE_READ_TIMEOUT_SECONDS", 30.0, "float", help_text="Read timeout per request to Confluence, in seconds."
+)

@@ -94,4 +94,6 @@ class HaiiloClient(BearerTokenClient):
     def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
         """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""
         response = self._api_http.get(path, params={"startId": start_id, "pageSize": page_size})
-        return EventsPage(response.text, f"GET {redact_url(response.url)}")
+        # The status and the type go in the step's name: a 200 with an HTML page is told apart from bad JSON.
+        kind = response.headers.get("Content-Type", "no Content-Type").split(";")[0]
+        return EventsPage(response.text, f"GET {redact_url(response.url)} (HTTP {response.status_code}, {kind})")

@@ -163,7 +163,8 @@ class LeenaConnector(Connector, Probe, PushDestination, SignedCallbacks):
                 units.append(unit)
         if not units:
             return
-        outcome = cycle_publish(self.client(), units, sleep=self.sleep)
+        backoff = [float(seconds) for seconds in settings.RETRY_BACKOFF_SECONDS.get()]
+        outcome = cycle_publish(self.client(), units, sleep=self.sleep, backoff=backoff)
         for note in outcome.notes:
             yield Warning(note)
         yield from _answers(units, outcome.completed, outcome.complete_error, created)

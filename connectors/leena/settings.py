@@ -11,3 +11,9 @@ TOKEN_MAX_ATTEMPTS = ConnectorSetting(
     "int",
     help_text="Attempts per token request (retries of 429, 503 and connection errors).",
 )
+RETRY_BACKOFF_SECONDS = ConnectorSetting(
+    "LEENA_RETRY_BACKOFF_SECONDS",
+    (1, 2, 4, 8, 16),
+    "list",
+    help_text="The waits before each retry of a cycle's failed articles (the seed's 1, 2, 4, 8, 16 s).",
+)
