@@ -58,6 +58,12 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
 
 
+class DeadlineExceeded(UpstreamUnavailable):
+    """The request's overall deadline (connect, headers and whole body) passed: a slow or trickling upstream."""
+
+    retryable = True
+
+
 class UpstreamRejected(UpstreamError):
     """Any other 4xx: the request itself is wrong; retrying will not help."""
 
@@ -66,6 +72,22 @@ class UpstreamRejected(UpstreamError):
     def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "") -> None:
         super().__init__(message, status_code=status_code)
         self.body_excerpt = body_excerpt
+
+
+class MalformedResponse(UpstreamRejected):
+    """The answer is not what the API sends: JSON that does not parse (or was cut short), an HTML page."""
+
+    retryable = False
+
+
+class ResponseTooLarge(UpstreamError):
+    """The body is larger than the cap (said by its Content-Length, or counted as it arrived)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int | None = None, bytes_read: int = 0) -> None:
+        super().__init__(message, status_code=status_code)
+        self.bytes_read = bytes_read  # how much of the body was read before it was refused
 
 
 class UnsafeUpstreamURL(UpstreamError):
