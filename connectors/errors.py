@@ -11,6 +11,9 @@ class UpstreamError(Exception):
     # The start of the upstream's answer, secrets masked (connectors.http.body_excerpt), when there was one:
     # a connector may read the upstream's own words from it (LeanIX's {"errors": [...]}).
     body_excerpt: str = ""
+    # "<Upstream>: <METHOD> <redacted URL>" when the HTTP layer raised it about one answer, so a connector
+    # that rewords the message (LeanIX's own words) keeps naming the upstream and the step.
+    step: str = ""
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)

@@ -112,6 +112,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 def _with_excerpt(error: UpstreamError, excerpt: str) -> UpstreamError:
     error.body_excerpt = excerpt
+    error.step = error.message.partition(" returned ")[0]
     return error
 
 
@@ -575,4 +576,6 @@ class UpstreamHttpClient:
             unavailable.retry_after = self._clamped_retry_after(response)
             raise _with_excerpt(unavailable, excerpt)
         message = f"{what} was rejected with {status}: {excerpt}"
-        raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)
+        rejected = UpstreamRejected(message, status_code=status, body_excerpt=excerpt)
+        rejected.step = what
+        raise rejected

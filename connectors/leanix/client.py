@@ -45,7 +45,8 @@ def leanix_words(exc: UpstreamError) -> UpstreamError:
     said = "; ".join(str(error) for error in errors[:ERRORS_SHOWN])
     status = f" (HTTP {exc.status_code})" if exc.status_code else ""
     renamed = copy.copy(exc)
-    renamed.message = f"LeanIX refused the request{status}: {said}"
+    where = f"{exc.step}: " if exc.step else ""
+    renamed.message = f"{where}LeanIX refused the request{status}: {said}"
     renamed.args = (renamed.message,)
     return renamed
 

@@ -255,3 +255,51 @@ def test_the_layer_reads_every_body_as_a_stream(upstream):
     with client(upstream.url) as http:
         response = http.get("/items")
     assert isinstance(response, httpx.Response) and response.json() == {"items": [1, 2, 3]}
+
+
+# --- each connector's own deadline ----------------------------------------------------------------
+
+
+def _haiilo(url: str):
+    from connectors.haiilo.client import HaiiloClient
+
+    return HaiiloClient(base_url=url, client_id="id", client_secret="secret", max_attempts=1).token
+
+
+def _confluence(url: str):
+    from connectors.confluence.client import ConfluenceClient
+
+    return lambda: ConfluenceClient(root=url, max_attempts=1).page("1", [])
+
+
+def _leena(url: str):
+    from connectors.leena.client import LeenaClient
+
+    client = LeenaClient(
+        api_base_url=url, auth_url=url, client_id="id", client_secret="s", username="u", password="p",
+        token_max_attempts=1,
+    )  # fmt: skip
+    return client.token
+
+
+def _leanix(url: str):
+    from connectors.leanix.client import LeanIXClient
+
+    return LeanIXClient(base_url=url, api_token="api-token-123456", max_attempts=1).token
+
+
+@pytest.mark.parametrize(
+    ("prefix", "name", "call"),
+    [
+        ("HAIILO", "Haiilo", _haiilo),
+        ("CONFLUENCE", "Confluence", _confluence),
+        ("LEENA", "Leena AI", _leena),
+        ("LEANIX", "SAP LeanIX", _leanix),
+    ],
+)
+def test_each_connector_has_its_own_deadline_and_names_itself(settings, prefix, name, call):
+    settings.UPSTREAM_REQUEST_DEADLINE_SECONDS = 30  # the connector's own wins
+    setattr(settings, f"{prefix}_REQUEST_DEADLINE_SECONDS", 0.5)
+    with FaultyUpstream(interval=0.2, every_path="trickle-body") as server:
+        with pytest.raises(DeadlineExceeded, match=rf"^{name}: (GET|POST) {server.url}/.* its 0.5 s deadline passed"):
+            call(server.url)()

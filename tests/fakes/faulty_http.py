@@ -26,7 +26,8 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         owner = self.server.owner
         owner.note(path)
-        fault = getattr(self, "_" + path.strip("/").split("?")[0].replace("-", "_"), None)
+        name = owner.every_path or path.strip("/").split("?")[0]
+        fault = getattr(self, "_" + name.replace("-", "_"), None)
         try:
             (fault or self._not_found)()
         except OSError:  # the client hung up: what was sent is counted
@@ -60,7 +61,7 @@ class _Handler(socketserver.BaseRequestHandler):
         """A 200 of 1,000 bytes, one every `interval` seconds."""
         self._send(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
         for _ in range(1000):
-            self._count("/trickle-body", b" ")
+            self._count("/trickle-body", b" ")  # counted under its fault's name
             time.sleep(self.server.owner.interval)
 
     def _trickle_headers(self) -> None:
@@ -103,8 +104,9 @@ class _Server(socketserver.ThreadingTCPServer):
 class FaultyUpstream:
     """`with FaultyUpstream(interval=0.2) as server: client.get(server.url + "/trickle-body")`."""
 
-    def __init__(self, *, interval: float = 1.0) -> None:
+    def __init__(self, *, interval: float = 1.0, every_path: str | None = None) -> None:
         self.interval = interval
+        self.every_path = every_path  # one fault ("trickle-body") for whatever path a client asks
         self.requests: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.released = threading.Event()
