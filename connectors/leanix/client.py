@@ -18,7 +18,7 @@ import httpx
 import ijson
 
 from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
-from connectors.errors import UpstreamError, UpstreamRejected
+from connectors.errors import MalformedResponse, UpstreamError, UpstreamRejected
 from connectors.http import Reconcile, UpstreamHttpClient, connector_bounds
 from connectors.leanix import settings
 
@@ -156,6 +156,7 @@ class LeanIXClient(BearerTokenClient):
         response = self._call("GET", f"/synchronizationRuns/{run_id}/results")
         if response.status_code == 204:
             return None
+        self._api_http.refuse_html(response)
         return response.content
 
     # --- processor configurations ------------------------------------------------------------------
@@ -185,4 +186,5 @@ def results_items(ldif: bytes) -> Iterator[tuple[str | None, dict[str, Any]]]:
             elif prefix == "content" and event == "start_array":
                 builder = ijson.ObjectBuilder()
     except ijson.JSONError as exc:
-        raise UpstreamRejected(f"LeanIX's results are not valid JSON: {exc}", status_code=200) from exc
+        message = f"{UPSTREAM}: GET …/synchronizationRuns/{{id}}/results returned 200 with invalid JSON: {exc}"
+        raise MalformedResponse(message, status_code=200) from exc

@@ -96,7 +96,9 @@ def test_results_are_read_item_by_item_with_the_workspace_and_mapped_to_records(
 
 
 def test_results_that_are_not_json_are_refused():
-    with pytest.raises(UpstreamRejected):
+    with pytest.raises(
+        UpstreamRejected, match=r"^SAP LeanIX: GET …/synchronizationRuns/\{id\}/results returned 200 with"
+    ):
         list(results_items(b'{"content": [{"type": "A", "id": '))
 
 
