@@ -133,9 +133,23 @@ class ConfluenceClient:
         return self._get(f"{API}/pages/{page_id}", params)[1]
 
     def page_create(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /pages; Confluence answers 200 with the new page."""
+        """POST /pages; Confluence answers 200 with the new page.
+
+        A POST that may have been applied (a 5xx, a timeout, a reset) is retried only after looking for
+        the page by its title in the space: a published page's title is unique there, so a page found
+        is this one, and it is the answer. A draft's title is not unique: a draft is not sent again."""
         self.requests_made += 1
-        return self.http_json(self.http.post(f"{API}/pages", json=body))
+        reconcile = None if body.get("status") == "draft" else Reconcile(applied=lambda: self._page_titled(body))
+        return self.http_json(self.http.post(f"{API}/pages", json=body, reconcile=reconcile))
+
+    def _page_titled(self, body: dict[str, Any]) -> httpx.Response | None:
+        """GET /pages/{id} (with its body) of the current page titled as `body` in its space, else None."""
+        if not body.get("spaceId") or not body.get("title"):
+            return None
+        for page, _ in self.space_pages(str(body["spaceId"]), title=str(body["title"]), limit=1):
+            self.requests_made += 1
+            return self.http.get(f"{API}/pages/{page['id']}", params=[("body-format", "storage")])
+        return None
 
     def page_update(self, page_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """PUT /pages/{id}; `version.number` must be the current one plus one, else 409.

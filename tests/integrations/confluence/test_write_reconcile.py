@@ -43,11 +43,28 @@ def test_a_delete_applied_then_answered_500_is_a_success_when_the_retry_finds_it
     assert len(writes(atlassian, "DELETE")) == 2 and atlassian.model.pages[page.id].status == "trashed"
 
 
-def test_a_create_answered_500_is_not_sent_again(admin_client, atlassian, wiki):  # noqa: F811
-    # Nothing to look a lost create up by: sending it again could make a second page.
+def test_a_create_applied_then_answered_500_is_found_by_its_title_not_made_twice(admin_client, atlassian, wiki):  # noqa: F811
     atlassian.model.fail("/pages", 500, applied=True)
     payload = {"title": "Only one", "spaceKey": "PROJ", "body": {"storage": {"value": "<p>x</p>"}}}
+    created = result(run(admin_client, wiki, "create_page", payload))
+    assert created["title"] == "Only one" and created["space"]["key"] == "PROJ"
+    assert len(writes(atlassian, "POST")) == 1
+    made = [p for p in atlassian.model.pages.values() if p.current.title == "Only one"]
+    assert len(made) == 1 and created["id"] == made[0].id
+
+
+def test_a_create_that_did_not_apply_is_sent_again_after_the_look(admin_client, atlassian, wiki):  # noqa: F811
+    atlassian.model.fail("/pages", 500)
+    payload = {"title": "Second try", "spaceKey": "PROJ", "body": {"storage": {"value": "<p>x</p>"}}}
+    assert result(run(admin_client, wiki, "create_page", payload))["title"] == "Second try"
+    assert len(writes(atlassian, "POST")) == 2
+    assert sum(p.current.title == "Second try" for p in atlassian.model.pages.values()) == 1
+
+
+def test_a_draft_create_answered_500_is_not_sent_again(admin_client, atlassian, wiki):  # noqa: F811
+    # A draft's title need not be unique: nothing to look a lost draft up by.
+    atlassian.model.fail("/pages", 500, applied=True)
+    payload = {"title": "Draft", "spaceKey": "PROJ", "status": "draft", "body": {"storage": {"value": "<p>x</p>"}}}
     body = error(run(admin_client, wiki, "create_page", payload), 502, "UPSTREAM_ERROR")
     assert "Confluence: POST " in body["message"] and "returned 500" in body["message"]
     assert len(writes(atlassian, "POST")) == 1
-    assert sum(p.current.title == "Only one" for p in atlassian.model.pages.values()) == 1
