@@ -23,3 +23,14 @@ SCOPES = ConnectorSetting(
 READ_TIMEOUT_SECONDS = ConnectorSetting(
     "CONFLUENCE_READ_TIMEOUT_SECONDS", 30.0, "float", help_text="Read timeout per request to Confluence, in seconds."
 )
+
+# None: the hub's UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+REQUEST_DEADLINE_SECONDS = ConnectorSetting(
+    "CONFLUENCE_REQUEST_DEADLINE_SECONDS",
+    None,
+    "float",
+    help_text="Overall deadline of each request to Confluence (connect, headers, whole body), in seconds.",
+)
+MAX_BODY_BYTES = ConnectorSetting(
+    "CONFLUENCE_MAX_BODY_BYTES", None, "int", help_text="The largest body read from Confluence, in bytes."
+)

@@ -17,3 +17,14 @@ RETRY_BACKOFF_SECONDS = ConnectorSetting(
     "list",
     help_text="The waits before each retry of a cycle's failed articles (the seed's 1, 2, 4, 8, 16 s).",
 )
+
+# None: the hub's UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+REQUEST_DEADLINE_SECONDS = ConnectorSetting(
+    "LEENA_REQUEST_DEADLINE_SECONDS",
+    None,
+    "float",
+    help_text="Overall deadline of each request to Leena (connect, headers, whole body), in seconds.",
+)
+MAX_BODY_BYTES = ConnectorSetting(
+    "LEENA_MAX_BODY_BYTES", None, "int", help_text="The largest body read from Leena, in bytes."
+)

@@ -178,7 +178,7 @@ def test_a_fault_ends_in_a_finished_job_with_nothing_lost_doubled_or_leaked(
         else:
             assert job["status"] == "failed", job
             message = job["error_message"]
-            assert message.startswith(upstream.name), message
+            assert upstream.name in message, message
             for part in row.says:
                 assert part.lower() in message.lower(), (part, message)
             assert actual.items() <= expected.items()  # what was written is the fake's, once
