@@ -29,6 +29,9 @@ def read_bounded(stream, declared_length: str | None, limit: int) -> bytes:
     raw = stream.read(limit + 1) if stream is not None else b""
     if len(raw) > limit:
         raise ApiError(ErrorCode.PAYLOAD_TOO_LARGE, f"The request body exceeds {limit} bytes.")
+    if declared_length and len(raw) < int(declared_length):
+        # The sender stopped before the length it announced: what came is not the body it meant.
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "The request body is shorter than its Content-Length.")
     return raw
 
 

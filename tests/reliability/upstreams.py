@@ -8,13 +8,16 @@ URLs once, at start) and are pointed at the row's fake."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from connectors.base import Record
+from hub.models import Organisation
 from integrations.knowledge import entries_upsert
 from integrations.models import Integration, KnowledgeEntry
+from tests.fakes.confluence import CLIENT_SECRET as CONFLUENCE_CLIENT_SECRET
 from tests.fakes.confluence import FakeAtlassian
 from tests.fakes.faults import FaultProxy
 from tests.fakes.haiilo import FakeHaiilo
@@ -43,6 +46,7 @@ class Upstream:
     proxies: dict[str, FaultProxy]
     name: ClassVar[str]  # how the upstream is named in messages
     proxy_names: ClassVar[tuple[str, ...]]
+    tokens_per_run: ClassVar[int] = 1  # tokens a run asks for when nothing goes wrong
     fake: Any = None
 
     @contextlib.contextmanager
@@ -131,6 +135,43 @@ class Confluence(Upstream):
         return {self.fake.model.api_token}
 
 
+class ConfluenceOAuth(Confluence):
+    """Atlassian 3LO through the API gateway (a proxy) and the token endpoint (another): the grant is
+    stored as the popup would have stored it, so an expired access token is refreshed."""
+
+    proxy_names = ("atlassian-api", "atlassian-auth")
+    tokens_per_run = 0  # the stored access token is still valid
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Upstream]:
+        with super().running():
+            self.proxies["atlassian-api"].reset(self.fake.api_url)
+            self.proxies["atlassian-auth"].reset(self.fake.auth_url)
+            yield self
+
+    def integration(self, client) -> str:
+        organisation = Organisation.objects.get()  # the one the admin client belongs to
+        integration = Integration(organisation=organisation, type="confluence", name="Wiki")
+        integration.config = {"spaces": "ENG,HR"}
+        grant = self.fake.model.issue_tokens()
+        integration.credentials = {
+            "access_token": grant["access_token"],
+            "refresh_token": grant["refresh_token"],
+            "expires_at": int(time.time()) + 3600,
+            "cloud_id": self.fake.model.cloud_id,
+            "site_url": self.fake.site_url,
+        }
+        integration.save()
+        return str(integration.id)
+
+    def secrets(self) -> set[str]:
+        tokens = self.fake.model.tokens
+        return {CONFLUENCE_CLIENT_SECRET, *tokens.access, *tokens.refresh_valid}
+
+    def token_requests(self) -> int:
+        return len(self.fake.auth_log.token_requests)
+
+
 class Leena(Upstream):
     """A destination: the knowledge base of a source is filled first, the run publishes it to Leena."""
 
@@ -199,4 +240,10 @@ class LeanIX(Upstream):
         return self.fake.workspace.token_requests
 
 
-UPSTREAMS: dict[str, type[Upstream]] = {"haiilo": Haiilo, "confluence": Confluence, "leena": Leena, "leanix": LeanIX}
+UPSTREAMS: dict[str, type[Upstream]] = {
+    "haiilo": Haiilo,
+    "confluence": Confluence,
+    "confluence-oauth": ConfluenceOAuth,
+    "leena": Leena,
+    "leanix": LeanIX,
+}
