@@ -203,6 +203,8 @@ CELERY_BEAT_SCHEDULE = {
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "processed", "results", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    # Kombu's transport with messages written whole before a worker can see them (hub/broker.py).
+    CELERY_BROKER_TRANSPORT = "hub.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),

@@ -47,7 +47,8 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
     2. The integration has had at most WEBHOOK_RECEIVE_RATE deliveries (default 6000/min) in
        the current window, else 429 RATE_LIMITED with Retry-After (seconds).
     3. The body is at most 1 MiB, else 413 PAYLOAD_TOO_LARGE: a larger Content-Length is
-       refused unread, and at most 1 MiB + 1 bytes are ever read.
+       refused unread, and at most 1 MiB + 1 bytes are ever read. A body shorter than its
+       Content-Length (the sender stopped early) is 400 VALIDATION_ERROR.
 
     Steps 4 and 5 are the connector's verifier's (`SignedCallbacks.callback_verifier`), with
     the same answers; as written here they are the default's, Knora's, which `webhook` uses.
