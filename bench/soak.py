@@ -208,12 +208,16 @@ def calls_of(spec: dict):
 
 
 def sender_main() -> None:
-    """The child: reads its spec from stdin (the signing secret stays off the command line), sends,
-    writes one result per call as JSON to stdout."""
+    """The child: reads its spec from stdin (the signing secret stays off the command line), prepares
+    every request, says when its first is due (one line), sends, then writes the results as JSON."""
     spec = json.loads(sys.stdin.read())
     prepared = [raw_request(call, f"127.0.0.1:{spec['port']}") for call in calls_of(spec)]
     results = asyncio.run(open_loop(spec["port"], prepared, spec["rate"], spec["connections"]))
     json.dump(results, sys.stdout)
+
+
+def _starting(first_due: float) -> None:
+    print(first_due, flush=True)
 
 
 async def open_loop(port: int, prepared: list[bytes], rate: float, connections: int) -> list[dict]:
@@ -223,6 +227,7 @@ async def open_loop(port: int, prepared: list[bytes], rate: float, connections: 
     loop = asyncio.get_running_loop()
     in_flight = asyncio.Semaphore(connections)
     start = loop.time() + 0.2
+    _starting(time.time() + 0.2)
     results: list[dict] = [{}] * len(prepared)
 
     async def send(index: int) -> None:
@@ -243,19 +248,21 @@ async def open_loop(port: int, prepared: list[bytes], rate: float, connections: 
             "latency_ms": (done - scheduled) * 1000,
             "waited_ms": (began - scheduled) * 1000,
             "at": done - start,
+            "answered_at": time.time(),  # wall clock: to tell the answers given while a run went on
         }
 
     await asyncio.gather(*(send(index) for index in range(len(prepared))))
     return results
 
 
-def sender_start(spec: dict, env: dict[str, str]) -> subprocess.Popen:
+def sender_start(spec: dict, env: dict[str, str]) -> tuple[subprocess.Popen, float]:
+    """The sending child, once its requests are prepared, and the wall time its first is due."""
     child = subprocess.Popen(
         [sys.executable, __file__, "--sender"], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     child.stdin.write(json.dumps(spec).encode())
     child.stdin.close()
-    return child
+    return child, float(child.stdout.readline())
 
 
 # --- the runs ---------------------------------------------------------------------------------------------
@@ -298,7 +305,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-def webhook_report(results: list[dict], args, sender_started: float) -> None:
+def webhook_report(results: list[dict], args, runs_ended: float | None) -> None:
     ok = [r for r in results if 200 <= r["status"] < 300]
     span = max((r["at"] for r in results), default=0.0) or args.duration
     statuses = Counter(r["status"] for r in results if not 200 <= r["status"] < 300)
@@ -312,6 +319,12 @@ def webhook_report(results: list[dict], args, sender_started: float) -> None:
     print(f"  waited for a connection slot: p99 {percentile(waited, 0.99):.1f} ms")
     errors = ", ".join(f"{status or 'no answer'}: {count}" for status, count in sorted(statuses.items())) or "none"
     print(f"  errors:     {sum(statuses.values())} ({errors})")
+    if runs_ended is not None:
+        during = [r["latency_ms"] for r in ok if r["answered_at"] <= runs_ended]
+        after = [r["latency_ms"] for r in ok if r["answered_at"] > runs_ended]
+        for name, part in (("while the runs went on", during), ("after the runs", after)):
+            print(f"  {name}: {len(part)} accepted, p50 {percentile(part, 0.5):.1f} ms, "
+                  f"p99 {percentile(part, 0.99):.1f} ms")  # fmt: skip
 
 
 def run_report(name: str, job, count_field: str, sender_started: float) -> None:
@@ -365,8 +378,7 @@ def soak(args, env: dict[str, str]) -> int:
         spec = sender_spec(args, fixture, port)
         print(f"Sending {spec['count']} webhooks; the Haiilo sync ({args.events} events) and the Leena "
               f"publish ({args.entries} entries) start with them ...", flush=True)  # fmt: skip
-        sender_started = time.time()
-        sender = sender_start(spec, env)
+        sender, sender_started = sender_start(spec, env)
         jobs = runs_wait(runs_request(fixture, ("haiilo", "leena")), args.run_timeout + args.duration)
         results = json.loads(sender.stdout.read())
         sender.wait()
@@ -374,7 +386,8 @@ def soak(args, env: dict[str, str]) -> int:
         articles = dict(leena.upstream.articles)
         expected_haiilo = haiilo_expected_keys(haiilo)
 
-    webhook_report(results, args, sender_started)
+    ends = [job.completed_at.timestamp() for job in jobs.values() if job.completed_at]
+    webhook_report(results, args, max(ends) if len(ends) == len(jobs) else None)
     run_report("Haiilo sync", jobs["haiilo"], "records_synced", sender_started)
     run_report("Leena publish", jobs["leena"], "records_imported", sender_started)
     print(f"worker RSS (main + prefork children): {rss_idle / 2**20:.1f} MB idle, {rss_start / 2**20:.1f} MB at start "
