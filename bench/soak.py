@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -216,10 +217,6 @@ def sender_main() -> None:
     json.dump(results, sys.stdout)
 
 
-def _starting(first_due: float) -> None:
-    print(first_due, flush=True)
-
-
 async def open_loop(port: int, prepared: list[bytes], rate: float, connections: int) -> list[dict]:
     """Send request i at start + i / rate whatever the answers before it (open loop); at most
     `connections` in flight. Latency counts from the scheduled time, so a slow hub shows as latency,
@@ -227,7 +224,7 @@ async def open_loop(port: int, prepared: list[bytes], rate: float, connections: 
     loop = asyncio.get_running_loop()
     in_flight = asyncio.Semaphore(connections)
     start = loop.time() + 0.2
-    _starting(time.time() + 0.2)
+    print(time.time() + 0.2, flush=True)  # one line to the parent: when the first request is due
     results: list[dict] = [{}] * len(prepared)
 
     async def send(index: int) -> None:
@@ -354,7 +351,6 @@ def soak(args, env: dict[str, str]) -> int:
     import django
 
     django.setup()
-    from bench import soak_checks
     from tests.fakes.haiilo import FakeHaiilo
     from tests.fakes.leena import FakeLeena
 
@@ -371,7 +367,7 @@ def soak(args, env: dict[str, str]) -> int:
               f"{args.celery_concurrency} children, queues {', '.join(names)}", flush=True)  # fmt: skip
         stack.enter_context(gunicorn(env, port, args.gunicorn_workers))
         worker = stack.enter_context(celery_worker(env, names, args.celery_concurrency))
-        time.sleep(2.0)  # the prefork children come up after " ready."
+        time.sleep(2.0)  # the first reading once the worker has settled after " ready."
         rss_idle = rss_bytes(worker.process.pid)
         warmup = warmup_run(fixture, args) if args.warmup else {}
         rss_start = rss_bytes(worker.process.pid)
@@ -386,32 +382,57 @@ def soak(args, env: dict[str, str]) -> int:
         articles = dict(leena.upstream.articles)
         expected_haiilo = haiilo_expected_keys(haiilo)
 
-    ends = [job.completed_at.timestamp() for job in jobs.values() if job.completed_at]
-    webhook_report(results, args, max(ends) if len(ends) == len(jobs) else None)
-    run_report("Haiilo sync", jobs["haiilo"], "records_synced", sender_started)
-    run_report("Leena publish", jobs["leena"], "records_imported", sender_started)
-    print(f"worker RSS (main + prefork children): {rss_idle / 2**20:.1f} MB idle, {rss_start / 2**20:.1f} MB at start "
-          f"(after the warm-up: {'on' if args.warmup else 'off'}), "
-          f"{rss_end / 2**20:.1f} MB at end ({(rss_end - rss_start) / rss_start:+.1%})")  # fmt: skip
+    seen = Observed(spec, results, sender_started, jobs, warmup, (rss_idle, rss_start, rss_end), articles)
+    report(seen, args)
+    return checks(seen, fixture, expected_haiilo)
 
-    calls = calls_of(spec)
+
+@dataclass
+class Observed:
+    """What a soak saw: the webhooks' results, the runs, the worker's RSS and the fake Leena's articles."""
+
+    spec: dict
+    results: list[dict]
+    sender_started: float
+    jobs: dict
+    warmup: dict
+    rss: tuple[int, int, int]  # idle, at start, at end
+    articles: dict[str, dict]
+
+
+def report(seen: Observed, args) -> None:
+    ends = [job.completed_at.timestamp() for job in seen.jobs.values() if job.completed_at]
+    webhook_report(seen.results, args, max(ends) if len(ends) == len(seen.jobs) else None)
+    run_report("Haiilo sync", seen.jobs["haiilo"], "records_synced", seen.sender_started)
+    run_report("Leena publish", seen.jobs["leena"], "records_imported", seen.sender_started)
+    idle, start, end = (value / 2**20 for value in seen.rss)
+    print(f"worker RSS (main + prefork children): {idle:.1f} MB idle, {start:.1f} MB at start "
+          f"(after the warm-up: {'on' if args.warmup else 'off'}), {end:.1f} MB at end "
+          f"({(end - start) / start:+.1%})")  # fmt: skip
+
+
+def checks(seen: Observed, fixture: dict, expected_haiilo: set[str]) -> int:
+    from bench import soak_checks
+
+    calls = calls_of(seen.spec)
     accepted = [
-        Accepted(key=calls[i].headers["webhook-id"], body=calls[i].body, entry_id=r["entry_id"])
-        for i, r in enumerate(results)
-        if 200 <= r["status"] < 300
+        Accepted(key=calls[i].headers["webhook-id"], body=calls[i].body, entry_id=result["entry_id"])
+        for i, result in enumerate(seen.results)
+        if 200 <= result["status"] < 300
     ]
+    jobs = seen.jobs
     failures = soak_checks.deliveries_failures(str(fixture["webhook"].pk), accepted)
     failures += soak_checks.haiilo_failures(jobs["haiilo"], str(fixture["haiilo"].pk), expected_haiilo)
-    failures += soak_checks.leena_failures(jobs["leena"], str(fixture["source"].pk), articles, LEENA_LANGUAGE)
-    failures += soak_checks.rss_failures(rss_start, rss_end)
-    for name, job in warmup.items():
+    failures += soak_checks.leena_failures(jobs["leena"], str(fixture["source"].pk), seen.articles, LEENA_LANGUAGE)
+    failures += soak_checks.rss_failures(seen.rss[1], seen.rss[2])
+    for name, job in seen.warmup.items():
         failures += soak_checks.run_failures(name, job)
     if failures:
         print("\nCORRECTNESS FAILED:\n  " + "\n  ".join(failures))
         return 1
     print(f"\ncorrectness: {len(accepted)} accepted deliveries stored exactly once (entries and delivery rows); "
-          f"Haiilo {len(expected_haiilo)} entries = the fake's; Leena {len(articles)} articles = the knowledge "
-          f"base; worker RSS grew by less than {soak_checks.RSS_GROWTH_LIMIT:.0%}")  # fmt: skip
+          f"Haiilo {len(expected_haiilo)} entries = the fake's; Leena {len(seen.articles)} articles = the "
+          f"knowledge base; worker RSS grew by less than {soak_checks.RSS_GROWTH_LIMIT:.0%}")  # fmt: skip
     return 0
 
 
