@@ -9,6 +9,7 @@ import pytest
 from bench.soak_checks import (
     Accepted,
     deliveries_failures,
+    haiilo_failures,
     keys_failures,
     leena_failures,
     rss_failures,
@@ -132,6 +133,18 @@ def test_leena_article_missing_or_stale_fails(source):
 
     assert f"Leena articles: 1 of 3 expected keys missing, e.g. {missing}" in failures
     assert f"Leena articles: 1 differ from their entry, e.g. {stale}" in failures
+
+
+def test_haiilo_entries_against_the_fakes_keys(source):
+    """Live entries only: a tombstoned entry is not in the knowledge base any more."""
+    job, source_id = completed_job(source), str(source.pk)
+    assert haiilo_failures(job, source_id, {"doc-0", "doc-1", "doc-2"}) == []
+    KnowledgeEntry.objects.filter(integration=source, external_id="doc-2").update(deleted_at=job.created_at)
+
+    assert haiilo_failures(job, source_id, {"doc-0", "doc-1", "doc-2"}) == [
+        "Haiilo entries: 1 of 3 expected keys missing, e.g. doc-2"
+    ]
+    assert haiilo_failures(job, source_id, {"doc-0"}) == ["Haiilo entries: 1 keys not expected, e.g. doc-1"]
 
 
 def test_a_run_that_did_not_complete_fails(source):
