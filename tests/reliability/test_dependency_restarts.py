@@ -108,10 +108,12 @@ def test_redis_restarted_mid_sync_the_run_completes_and_a_lost_queued_task_is_en
     services, notes, worker
 ) -> None:
     hub = services.hub
-    running, queued = hub.run("setup", notes_url=notes.url, notes_count=2)["notes"]
+    running, prefetched, queued = hub.run("setup", notes_url=notes.url, notes_count=3)["notes"]
     running_job = hub.run("sync", integration=running)
     wait_until(lambda: pages_served(notes) >= 4, "the sync to be under way")
-    # The one worker is busy: this task waits in Redis, which keeps nothing over a restart.
+    # The one worker is busy. The first task sent now answers the read it already has under way, so it
+    # waits in the worker; the second waits in Redis, which keeps nothing over a restart.
+    prefetched_job = hub.run("sync", integration=prefetched)
     queued_job = hub.run("sync", integration=queued)
 
     services.redis.restart(down_for=1.0)
@@ -119,13 +121,14 @@ def test_redis_restarted_mid_sync_the_run_completes_and_a_lost_queued_task_is_en
     job = job_ended(hub, running_job)
     assert job["status"] == "completed", job
     assert hub.run("entries", integration=running) == sorted(notes.upstream.notes)
+    notes.upstream.page_delay = 0
+    assert job_ended(hub, prefetched_job)["status"] == "completed"
     assert hub.run("job", job=queued_job)["status"] == "pending"  # its task went with the restart
     # The reaper (a beat task every 30 s) finds the job pending past the bound and enqueues it again.
     assert hub.run("reap", env={"SYNC_PENDING_TIMEOUT_SECONDS": "0"}) == 1
     assert job_ended(hub, queued_job)["status"] == "completed"
     assert hub.run("entries", integration=queued) == sorted(notes.upstream.notes)
     # A sync requested after the restart runs on the reconnected worker.
-    notes.upstream.page_delay = 0
     again = job_ended(hub, hub.run("sync", integration=running))
     assert again["status"] == "completed", again
 
