@@ -147,7 +147,10 @@ class Sender:
     def deliver(self, client: httpx.Client, delivery_id: str) -> None:
         body = f'{{"text": "delivery {delivery_id}"}}'.encode()
         while True:
-            headers = {"Content-Type": "application/json", **standard_headers_for(self.secret, body, msg_id=delivery_id)}
+            headers = {
+                "Content-Type": "application/json",
+                **standard_headers_for(self.secret, body, msg_id=delivery_id),
+            }
             try:
                 response = client.post(self.url, content=body, headers=headers)
             except httpx.TransportError:
