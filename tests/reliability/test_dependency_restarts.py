@@ -25,6 +25,8 @@ from tests.services import PrivatePostgres, PrivateRedis, private_postgres, priv
 from tests.webhooks.helpers import standard_headers_for
 from tests.worker_process import WorkerProcess
 
+pytestmark = pytest.mark.worker
+
 NOTES = 40
 PAGE_DELAY = 0.25  # 20 pages of 2: a sync of about 5 s, so a restart lands in its middle
 WAIT_TIMEOUT = 90.0
