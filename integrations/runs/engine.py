@@ -44,6 +44,10 @@ NOT_ENQUEUED = "The task queue could not be reached; the sync was not started."
 DATABASE_LOST_ERRORS = (OperationalError, InterfaceError)
 DATABASE_INTERRUPTIONS_MAX = 3
 DATABASE_RESUMED = "The database connection was lost mid-run; resumed from the last checkpoint."
+DATABASE_GAVE_UP = (
+    f"The database connection was lost {DATABASE_INTERRUPTIONS_MAX + 1} times during the run; it stopped. "
+    "The next run resumes from the last checkpoint."
+)
 
 
 def sync_job_request(
@@ -93,7 +97,8 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
 
     A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
-    without writing anything more (outcome `lease_lost`)."""
+    without writing anything more (outcome `lease_lost`). A run whose database connection is lost
+    waits for the database and resumes from its checkpoint under the same lease."""
     claimed = job_claim(job_id=job_id, org_id=org_id)
     if claimed is None:
         return RunOutcome(status="skipped")
@@ -114,13 +119,10 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
             return RunOutcome(status="lease_lost")
         except DATABASE_LOST_ERRORS as exc:
             logger.warning("Sync job %s: the database connection was lost (%s).", job.id, type(exc).__name__)
-            if interruption == DATABASE_INTERRUPTIONS_MAX or not _database_back():
-                # Still running in the database: the reaper resumes it once its heartbeat is stale.
-                return RunOutcome(status="database_lost")
-            try:
-                integration, log, counters = _resumed_after_database_loss(lease)
-            except LeaseLost:
-                return RunOutcome(status="lease_lost")
+            resumed = _after_database_loss(lease, last_chance=interruption == DATABASE_INTERRUPTIONS_MAX)
+            if isinstance(resumed, RunOutcome):
+                return resumed
+            integration, log, counters = resumed
     if outcome.status == JobStatus.COMPLETED:
         from integrations.runs.schedule import destination_runs_after_source  # it imports this module
 
@@ -142,15 +144,27 @@ def _database_back() -> bool:
     return False
 
 
-def _resumed_after_database_loss(lease: Lease) -> tuple[Integration, JobLog, Counters]:
-    """The job as the database kept it (what the lost transaction wrote was rolled back), to resume
-    from its checkpoint under the same lease; LeaseLost if the reaper or a cancel took it meanwhile."""
-    lease.write()
-    job = SyncJob.objects.select_related("integration").get(pk=lease.job.pk)
-    lease.job = job
-    log = JobLog(list(job.log or []))
+def _after_database_loss(lease: Lease, *, last_chance: bool) -> tuple[Integration, JobLog, Counters] | RunOutcome:
+    """Once the database answers again: the job as it kept it (what the lost transaction wrote was
+    rolled back), to resume from its checkpoint under the same lease; after the last interruption
+    allowed, the job failed. An outcome instead when the database stays away (the job is left
+    running: the reaper resumes it once its heartbeat is stale) or the lease was taken meanwhile."""
+    if not _database_back():
+        return RunOutcome(status="database_lost")
+    try:
+        lease.write()
+        job = SyncJob.objects.select_related("integration").get(pk=lease.job.pk)
+        lease.job = job
+        log = JobLog(list(job.log or []))
+        counters = Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
+        if last_chance:
+            return job_fail(lease, log, counters, DATABASE_GAVE_UP)
+    except LeaseLost:
+        return RunOutcome(status="lease_lost")
+    except DATABASE_LOST_ERRORS:
+        return RunOutcome(status="database_lost")
     log.add("warning", DATABASE_RESUMED)
-    return job.integration, log, Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
+    return job.integration, log, counters
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
