@@ -297,3 +297,18 @@ for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE", "WEBHOOK_RECEIVE_RATE"):
         raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}
+
+# --- The hub's own dependencies restarted mid-run (issue 14, H3) ---
+# Each use of a kept database connection first checks it still answers (a PostgreSQL restart leaves
+# dead ones behind; matters once CONN_MAX_AGE keeps connections). A run whose connection is lost
+# mid-run waits for the database and resumes from its checkpoint (integrations/runs/engine.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A pending job untouched for longer than this lost its task (Redis keeps no queue over a restart):
+# the reaper enqueues it again. Above the longest retry countdown, so a job waiting for its retry is
+# not sent early.
+SYNC_PENDING_TIMEOUT_SECONDS = env.int(
+    "SYNC_PENDING_TIMEOUT_SECONDS", default=SYNC_RETRY_COUNTDOWN_MAX_SECONDS + SYNC_HEARTBEAT_TIMEOUT_SECONDS
+)
+# A worker whose broker went away keeps trying to reconnect (Celery's default gives up after 100
+# tries and the worker exits); the run it was executing carries on meanwhile.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None

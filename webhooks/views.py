@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -33,6 +34,10 @@ NOT_ACCEPTED_MESSAGE = "Payload did not contain processable content."
 # UTF-8 fail to decode), so the payload is searched only when the body holds such an escape.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# What a database that is restarting or unreachable raises. Nothing was stored (the delivery's writes
+# are one statement or one transaction): 503 with Retry-After, so the sender retries the delivery.
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+DATABASE_DOWN_RETRY_AFTER = 5
 
 
 @csrf_exempt
@@ -81,6 +86,9 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
     cannot hold is left out of the entry. A retry with the same delivery key (the signed id,
     else the Idempotency-Key) gets the first answer again. The organisation is always the
     integration's own.
+
+    While the database does not answer (a restart), nothing is stored and the answer is 503
+    SERVICE_UNAVAILABLE with Retry-After, for the sender to retry.
     """
     if request.method != "POST":
         response = error_response(ErrorCode.METHOD_NOT_ALLOWED)
@@ -101,6 +109,12 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
         return response
     except ApiError as exc:
         return error_response(exc.error_code, exc.message, exc.details)
+    except DATABASE_DOWN_ERRORS as exc:
+        logger.warning("Webhook delivery for %s not stored: the database did not answer (%s)", integration_id,
+                       type(exc).__name__)  # fmt: skip
+        response = error_response(ErrorCode.SERVICE_UNAVAILABLE, "Deliveries cannot be stored right now; retry later.")
+        response["Retry-After"] = str(DATABASE_DOWN_RETRY_AFTER)
+        return response
     body = {
         "integration_id": str(target.integration.id),
         "accepted": receipt.accepted,

@@ -289,11 +289,38 @@ def _attempts(lease: Lease) -> dict[str, int]:
 
 def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
     """Take the lease of running jobs whose heartbeat is older than the timeout: put each back to pending
-    (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it. Pending jobs are
-    left alone: one waiting in a busy queue has a task on its way. Returns how many jobs were reaped."""
+    (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it; and enqueue again
+    the pending jobs whose task was lost. Returns how many jobs were reaped or enqueued again."""
+    now = now or timezone.now()
+    return _stale_running_jobs_reap(now) + _lost_pending_jobs_enqueue(now)
+
+
+def _lost_pending_jobs_enqueue(now: datetime) -> int:
+    """A pending job untouched for SYNC_PENDING_TIMEOUT_SECONDS (past the longest retry countdown) has
+    most likely lost its task: Redis keeps nothing over a restart, a queue may be purged. Enqueue it
+    again, once per that time. If its task was only waiting in a busy queue, the claim lets one of the
+    two run it and the other finds nothing to do."""
     from integrations.tasks import run_sync_job
 
-    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SYNC_PENDING_TIMEOUT_SECONDS)
+    enqueued = 0
+    for job in SyncJob.objects.filter(status=JobStatus.PENDING, updated_at__lt=cutoff).only(
+        "id", "organisation_id", "updated_at"
+    ):
+        with transaction.atomic():
+            # Conditional, so two reapers at once enqueue it once.
+            touched = SyncJob.objects.filter(pk=job.pk, status=JobStatus.PENDING, updated_at=job.updated_at)
+            if touched.update(updated_at=now):
+                logger.warning("Sync job %s was pending past the bound; enqueued again.", job.pk)
+                job_id, org_id = str(job.pk), str(job.organisation_id)
+                transaction.on_commit(lambda job_id=job_id, org_id=org_id: run_sync_job.delay(job_id, org_id))
+                enqueued += 1
+    return enqueued
+
+
+def _stale_running_jobs_reap(now: datetime) -> int:
+    from integrations.tasks import run_sync_job
+
     cutoff = now - heartbeat_timeout()
     stale = SyncJob.objects.filter(status=JobStatus.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
