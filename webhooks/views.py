@@ -11,13 +11,12 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.callbacks import CallbackMalformed, CallbackRefused
-from hub.errors import ApiError, ErrorCode, error_response
+from hub.errors import DATABASE_DOWN_ERRORS, DATABASE_DOWN_RETRY_AFTER, ApiError, ErrorCode, error_response
 from hub.parsers import read_bounded
 from webhooks import services
 from webhooks.signing import STANDARD_ID_HEADER
@@ -34,10 +33,8 @@ NOT_ACCEPTED_MESSAGE = "Payload did not contain processable content."
 # UTF-8 fail to decode), so the payload is searched only when the body holds such an escape.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
-# What a database that is restarting or unreachable raises. Nothing was stored (the delivery's writes
-# are one statement or one transaction): 503 with Retry-After, so the sender retries the delivery.
-DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
-DATABASE_DOWN_RETRY_AFTER = 5
+# While the database is restarting or unreachable nothing is stored (the delivery's writes are one
+# statement or one transaction): 503 with Retry-After (hub.errors), so the sender retries the delivery.
 
 
 @csrf_exempt

@@ -96,10 +96,20 @@ def setup(*, notes_url: str, notes_count: int = 1) -> dict[str, Any]:
     ]
     webhook, shown = integration_create(organisation=org, user=None, type="webhook", name="Hooks", config={})
     return {
+        "access_token": _access_token(org),
         "notes": [str(integration.id) for integration in notes],
         "webhook": str(webhook.id),
         "signing_secret": shown["signing_secret"],
     }
+
+
+def _access_token(org) -> str:
+    """An admin's JWT, for an API call the test makes while the database is down."""
+    from hub.auth import tokens_for
+    from hub.models import Membership, User
+
+    user = User.objects.create_user(email=f"admin-{org.pk}@private.example", password="unused-password-1")
+    return tokens_for(Membership.objects.create(user=user, organisation=org, role="admin"))["access"]
 
 
 def sync(*, integration: str) -> str:
