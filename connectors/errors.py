@@ -11,6 +11,9 @@ class UpstreamError(Exception):
     # The start of the upstream's answer, secrets masked (connectors.http.body_excerpt), when there was one:
     # a connector may read the upstream's own words from it (LeanIX's {"errors": [...]}).
     body_excerpt: str = ""
+    # "<Upstream>: <METHOD> <redacted URL>" when the HTTP layer raised it about one answer, so a connector
+    # that rewords the message (LeanIX's own words) keeps naming the upstream and the step.
+    step: str = ""
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -58,6 +61,12 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
 
 
+class DeadlineExceeded(UpstreamUnavailable):
+    """The request's overall deadline (connect, headers and whole body) passed: a slow or trickling upstream."""
+
+    retryable = True
+
+
 class UpstreamRejected(UpstreamError):
     """Any other 4xx: the request itself is wrong; retrying will not help."""
 
@@ -66,6 +75,22 @@ class UpstreamRejected(UpstreamError):
     def __init__(self, message: str, *, status_code: int | None = None, body_excerpt: str = "") -> None:
         super().__init__(message, status_code=status_code)
         self.body_excerpt = body_excerpt
+
+
+class MalformedResponse(UpstreamRejected):
+    """The answer is not what the API sends: JSON that does not parse (or was cut short), an HTML page."""
+
+    retryable = False
+
+
+class ResponseTooLarge(UpstreamError):
+    """The body is larger than the cap (said by its Content-Length, or counted as it arrived)."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status_code: int | None = None, bytes_read: int = 0) -> None:
+        super().__init__(message, status_code=status_code)
+        self.bytes_read = bytes_read  # how much of the body was read before it was refused
 
 
 class UnsafeUpstreamURL(UpstreamError):

@@ -1,4 +1,5 @@
-"""The one HTTP layer for upstreams: timeouts, retries, Retry-After, token refresh, SSRF guard."""
+"""The one HTTP layer for upstreams: timeouts, a deadline and a body cap, retries, Retry-After, token refresh,
+SSRF guard. Every error it raises starts with the upstream's name and names the step (method and redacted URL)."""
 
 from __future__ import annotations
 
@@ -13,21 +14,27 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 
+from connectors.env import ConnectorSetting
 from connectors.errors import (
     CredentialInvalid,
+    DeadlineExceeded,
     InsufficientPermission,
+    MalformedResponse,
     NotFoundUpstream,
     RateLimited,
+    ResponseTooLarge,
     UpstreamError,
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from connectors.http_bounds import CappedStream, Deadline, TypedFaults
 from connectors.http_guard import (
     AddressPolicy,
     GuardedTransport,
@@ -40,11 +47,12 @@ from connectors.http_guard import (
 logger = logging.getLogger("connectors.http")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# POST and PATCH may have taken effect even when the answer is a 500 or a read timeout, so they are
-# retried only when the upstream says it did nothing (429, 503) or the request never left
-# (connect errors). Anything else could create a second issue, comment or payment upstream.
-NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
-NON_IDEMPOTENT_RETRY_STATUSES = frozenset({429, 503})
+# A write (POST, PUT, PATCH, DELETE) may have taken effect even when the answer is a 500, a read timeout,
+# a reset or a passed deadline, so it is retried only when the caller says how to reconcile it (Reconcile)
+# or the upstream says it did nothing (429, 503) or the request never left (connect errors). Anything
+# else could apply it twice: a second issue, comment or payment, a page edited over its own edit.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOTHING_DONE_STATUSES = frozenset({429, 503})
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout)
 RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 MAX_REDIRECTS = 5
@@ -56,6 +64,8 @@ STATUS_ERRORS: dict[int, tuple[type[UpstreamError], str]] = {
     404: (NotFoundUpstream, "Not Found"),
 }
 EXCERPT_CHARS = 200
+DEFAULT_DEADLINE_SECONDS = 60.0
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 _SENSITIVE_NAME = re.compile(r"auth|token|secret|key|pass|sig|session|cookie|code", re.I)
 _SECRET_FIELD = re.compile(
     r"""((?:access_token|refresh_token|id_token|client_secret|password|api_?key|secret|token)"""
@@ -102,6 +112,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 
 def _with_excerpt(error: UpstreamError, excerpt: str) -> UpstreamError:
     error.body_excerpt = excerpt
+    error.step = error.message.partition(" returned ")[0]
     return error
 
 
@@ -160,12 +171,53 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port
 
 
-def _may_retry(method: str, *, status: int | None = None, error: Exception | None = None) -> bool:
-    if method in NON_IDEMPOTENT:
-        if status is not None:
-            return status in NON_IDEMPOTENT_RETRY_STATUSES
-        return isinstance(error, NOT_SENT_ERRORS)
-    return status in RETRY_STATUSES if status is not None else isinstance(error, RETRYABLE_ERRORS)
+@dataclass(frozen=True)
+class Reconcile:
+    """How a write that may have reached the upstream is sent again without applying it twice.
+
+    `applied` looks upstream before each such retry: a response means the write is done, and it is
+    returned as the write's answer (Confluence's update: the page at the expected next version).
+    `success_statuses` answered to a retry mean the earlier attempt did it (a 404 to a repeated DELETE).
+    `Reconcile()` alone says that applying the write twice is the same as once (a PUT of a whole state).
+    """
+
+    applied: Callable[[], httpx.Response | None] | None = None
+    success_statuses: frozenset[int] = frozenset()
+
+
+def _may_retry(
+    method: str, *, status: int | None = None, error: Exception | None = None, reconciled: bool = False
+) -> bool:
+    if status is not None:
+        if status not in RETRY_STATUSES:
+            return False
+        return status in NOTHING_DONE_STATUSES or method in SAFE_METHODS or reconciled
+    if isinstance(error, NOT_SENT_ERRORS):
+        return True
+    return isinstance(error, RETRYABLE_ERRORS) and (method in SAFE_METHODS or reconciled)
+
+
+def _may_have_applied(method: str, *, status: int | None = None, error: Exception | None = None) -> bool:
+    """May this failed write have taken effect upstream all the same?"""
+    if method in SAFE_METHODS:
+        return False
+    return status not in NOTHING_DONE_STATUSES if status is not None else not isinstance(error, NOT_SENT_ERRORS)
+
+
+def _setting(name: str, default: float) -> float:
+    from django.conf import settings
+
+    return getattr(settings, name, default)
+
+
+def connector_bounds(deadline: ConnectorSetting, max_body_bytes: ConnectorSetting) -> dict[str, Any]:
+    """A connector's own deadline and body cap (None: the UPSTREAM_ ones), as UpstreamHttpClient's arguments."""
+    return {"deadline_seconds": deadline.get(), "max_body_bytes": max_body_bytes.get()}
+
+
+def _is_html(response: httpx.Response) -> bool:
+    content_type = response.headers.get("Content-Type", "").lower()
+    return content_type.startswith(("text/html", "application/xhtml")) or response.content.lstrip()[:1] == b"<"
 
 
 # Called while a caller waits on an upstream (a backoff, a Retry-After, a remote run being polled), so
@@ -226,17 +278,25 @@ def wait_upstream(seconds: float, sleep: Callable[[float], None] = time.sleep) -
 
 
 class UpstreamHttpClient:
-    """An httpx client with the house rules for calling upstreams; use it as a context manager."""
+    """An httpx client with the house rules for calling upstreams; use it as a context manager.
+
+    `upstream` is the display name every error message starts with ("Haiilo", "SAP LeanIX").
+    `deadline_seconds` bounds each attempt whole (connect, headers, body), `max_body_bytes` each body;
+    None reads UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+    """
 
     def __init__(
         self,
         *,
         base_url: str,
+        upstream: str = "Upstream",
         headers: dict[str, str] | None = None,
         auth: httpx.Auth | None = None,
         token_refresher: Callable[[], dict[str, str]] | None = None,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        deadline_seconds: float | None = None,
+        max_body_bytes: int | None = None,
         max_attempts: int = 4,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
@@ -246,12 +306,15 @@ class UpstreamHttpClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if allow_private is None:
-            from django.conf import settings
-
-            allow_private = bool(getattr(settings, "ALLOW_PRIVATE_UPSTREAMS", False))
+            allow_private = bool(_setting("ALLOW_PRIVATE_UPSTREAMS", False))
         if address_policy is None:
             address_policy = allow_any_address if allow_private else is_public_address
+        self.upstream = upstream
         self.token_refresher = token_refresher
+        self.deadline_seconds = float(
+            deadline_seconds or _setting("UPSTREAM_REQUEST_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)
+        )
+        self.max_body_bytes = int(max_body_bytes or _setting("UPSTREAM_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
         self.max_attempts = max(1, max_attempts)
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.retry_after_max = retry_after_max
@@ -288,54 +351,151 @@ class UpstreamHttpClient:
         return self.request("DELETE", path_or_url, **kwargs)
 
     def get_json(self, path_or_url: str, **kwargs: Any) -> Any:
-        response = self.get(path_or_url, **kwargs)
+        return self.json_of(self.get(path_or_url, **kwargs))
+
+    def json_of(self, response: httpx.Response) -> Any:
+        """The body as JSON, or MalformedResponse naming upstream, step and status (an HTML page, a cut body)."""
+        self.refuse_html(response)
         try:
             return response.json()
         except ValueError as exc:
-            where = redact_url(response.url)
-            message = f"Upstream sent invalid JSON for GET {where}."
-            raise UpstreamRejected(message, status_code=response.status_code) from exc
+            raise self._malformed(response, "a body that is not valid JSON") from exc
+
+    def refuse_html(self, response: httpx.Response) -> None:
+        """MalformedResponse for an HTML page where JSON was expected (a login page, a proxy's error page)."""
+        if _is_html(response):
+            raise self._malformed(response, "an HTML page where JSON was expected")
+
+    def _malformed(self, response: httpx.Response, what: str) -> MalformedResponse:
+        message = f"{self._step(response)} returned {response.status_code} with {what}."
+        return MalformedResponse(message, status_code=response.status_code)
+
+    def _step(self, response: httpx.Response) -> str:
+        return f"{self.upstream}: {response.request.method} {redact_url(response.url)}"
 
     @contextlib.contextmanager
-    def stream(self, method: str, path_or_url: str, **kwargs: Any) -> Iterator[httpx.Response]:
-        """As `request`, but the body of the answer is not read: the caller iterates it (a bounded download)."""
-        response = self.request(method, path_or_url, _stream=True, **kwargs)
+    def stream(
+        self, method: str, path_or_url: str, *, max_body_bytes: int | None = None, **kwargs: Any
+    ) -> Iterator[httpx.Response]:
+        """As `request`, but the caller iterates the body (a download); `max_body_bytes` is its own cap.
+
+        The deadline runs on while the body is read; a fault then is raised typed, as in `request`."""
+        cap = max_body_bytes or self.max_body_bytes
+        response, deadline = self._request(method, path_or_url, kwargs, stream_cap=cap)
+        response.stream = TypedFaults(response.stream, self._body_fault(response, deadline))
         try:
-            yield response
+            with deadline.running():
+                yield response
         finally:
             response.close()
 
-    def request(self, method: str, path_or_url: str, *, _stream: bool = False, **kwargs: Any) -> httpx.Response:
-        """Send with retries and at most one token refresh; 2xx/3xx or raise UpstreamError."""
+    def request(
+        self, method: str, path_or_url: str, *, reconcile: Reconcile | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send with retries and at most one token refresh; 2xx/3xx or raise UpstreamError.
+
+        A write that may have reached the upstream is retried only with a `reconcile` (see Reconcile)."""
+        return self._request(method, path_or_url, kwargs, reconcile=reconcile)[0]
+
+    def _request(
+        self,
+        method: str,
+        path_or_url: str,
+        kwargs: dict[str, Any],
+        *,
+        reconcile: Reconcile | None = None,
+        stream_cap: int | None = None,
+    ) -> tuple[httpx.Response, Deadline]:
         method = method.upper()
-        attempt, refreshed = 1, False
+        attempt, refreshed, maybe_applied = 1, False, False
+        reconciled = reconcile is not None
         while True:
+            deadline = Deadline(self.deadline_seconds)
             try:
-                response = self._send_following_redirects(method, path_or_url, kwargs, attempt, _stream)
+                with deadline.running():
+                    response = self._exchange(method, path_or_url, kwargs, attempt, stream_cap)
             except httpx.TransportError as exc:
-                if attempt < self.max_attempts and _may_retry(method, error=exc):
+                if attempt < self.max_attempts and _may_retry(method, error=exc, reconciled=reconciled):
+                    maybe_applied = maybe_applied or _may_have_applied(method, error=exc)
+                    if maybe_applied and (done := self._look(reconcile)) is not None:
+                        return done, deadline
                     wait_upstream(self._backoff(attempt), self.sleep)
                     attempt += 1
                     continue
-                where = redact_url(self._client.build_request(method, path_or_url).url)
-                raise UpstreamUnavailable(
-                    f"{method} {where} failed after {attempt} attempt(s): {type(exc).__name__}."
-                ) from exc
+                raise self._transport_error(method, path_or_url, kwargs, attempt, exc, deadline) from exc
             status = response.status_code
-            if _stream and status >= 400:
-                response.read()  # read whole for its excerpt below: error answers (S3's, a CDN's) are short
+            if maybe_applied and reconcile is not None and status in reconcile.success_statuses:
+                return response, deadline
             if status == 401 and self.token_refresher is not None and not refreshed:
                 # The refresh does not use up an attempt: it is a different failure from flakiness.
                 refreshed = True
                 self._client.headers.update(self.token_refresher())
                 continue
-            if status in RETRY_STATUSES and attempt < self.max_attempts and _may_retry(method, status=status):
+            if attempt < self.max_attempts and _may_retry(method, status=status, reconciled=reconciled):
+                maybe_applied = maybe_applied or _may_have_applied(method, status=status)
+                if maybe_applied and (done := self._look(reconcile)) is not None:
+                    return done, deadline
                 wait_upstream(self._retry_delay(response, attempt), self.sleep)
                 attempt += 1
                 continue
             if status >= 400:
                 self._raise_for_status(response)
-            return response
+            return response, deadline
+
+    @staticmethod
+    def _look(reconcile: Reconcile | None) -> httpx.Response | None:
+        """The reconcile hook's finding before a retry: the write's result if it was applied after all."""
+        return None if reconcile is None or reconcile.applied is None else reconcile.applied()
+
+    def _exchange(
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int, stream_cap: int | None
+    ) -> httpx.Response:
+        """One attempt: the answer with its body read under the cap, unless a caller streams a success."""
+        response = self._send_following_redirects(method, path_or_url, kwargs, attempt)
+        try:
+            cap = stream_cap or self.max_body_bytes
+            self._refuse_declared_size(response, cap)
+            too_large = lambda received: self._too_large(response, cap, bytes_read=received)  # noqa: E731
+            response.stream = CappedStream(response.stream, cap=cap, too_large=too_large)
+            if stream_cap is None or response.status_code >= 400:
+                # Error answers are read whole for their excerpt: they are short (S3's, a CDN's).
+                response.read()
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def _refuse_declared_size(self, response: httpx.Response, cap: int) -> None:
+        # Refused before a byte of the body is read; a lying or absent Content-Length is counted instead.
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise self._too_large(response, cap, f"{declared} bytes by its Content-Length")
+
+    def _too_large(
+        self, response: httpx.Response, cap: int, size: str = "counted as it arrived", bytes_read: int = 0
+    ) -> ResponseTooLarge:
+        message = (
+            f"{self._step(response)} returned {response.status_code} with a body over the {cap}-byte cap ({size})."
+        )
+        return ResponseTooLarge(message, status_code=response.status_code, bytes_read=bytes_read)
+
+    def _transport_error(
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int, exc: Exception, deadline: Deadline
+    ) -> UpstreamUnavailable:
+        url = self._client.build_request(method, path_or_url, params=kwargs.get("params")).url
+        where = f"{self.upstream}: {method} {redact_url(url)} failed after {attempt} attempt(s)"
+        if deadline.passed:
+            return DeadlineExceeded(f"{where}: its {deadline.seconds:g} s deadline passed.")
+        return UpstreamUnavailable(f"{where}: {type(exc).__name__}.")
+
+    def _body_fault(self, response: httpx.Response, deadline: Deadline) -> Callable[[Exception], UpstreamError]:
+        """A streamed body's transport fault as the typed error `request` would have raised."""
+        request = response.request
+
+        def typed(exc: Exception) -> UpstreamError:
+            return self._transport_error(request.method, str(request.url), {}, 1, exc, deadline)
+
+        return typed
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter (AWS architecture blog): spreads clients that failed together over time.
@@ -351,7 +511,7 @@ class UpstreamHttpClient:
         return self._backoff(attempt) if wanted is None else wanted
 
     def _send_following_redirects(
-        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int, stream: bool = False
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], attempt: int
     ) -> httpx.Response:
         check_scheme(path_or_url)
         request = self._client.build_request(method, path_or_url, **kwargs)
@@ -359,7 +519,7 @@ class UpstreamHttpClient:
         hop_kwargs = {k: v for k, v in kwargs.items() if k != "params"}
         for _hop in range(MAX_REDIRECTS + 1):
             check_scheme(request.url)
-            response = self._send_logged(request, attempt, _origin(request.url) == origin, stream)
+            response = self._send_logged(request, attempt, _origin(request.url) == origin)
             if not response.has_redirect_location:
                 return response
             response.close()
@@ -376,19 +536,18 @@ class UpstreamHttpClient:
                     if name.lower() not in HEADERS_KEPT_ACROSS_ORIGINS:
                         request.headers.pop(name, None)
         raise UpstreamRejected(
-            f"{method} {redact_url(request.url)}: more than {MAX_REDIRECTS} redirects.",
+            f"{self.upstream}: {method} {redact_url(request.url)}: more than {MAX_REDIRECTS} redirects.",
             status_code=response.status_code,
         )
 
-    def _send_logged(
-        self, request: httpx.Request, attempt: int, same_origin: bool, stream: bool = False
-    ) -> httpx.Response:
+    def _send_logged(self, request: httpx.Request, attempt: int, same_origin: bool) -> httpx.Response:
         started = time.monotonic()
         outcome: int | str = "error"
         try:
             # auth=None turns the client's httpx.Auth off for hops to another origin.
             auth = httpx.USE_CLIENT_DEFAULT if same_origin else None
-            response = self._client.send(request, auth=auth, stream=stream)
+            # Always streamed: the body is read by _exchange, under the cap.
+            response = self._client.send(request, auth=auth, stream=True)
             outcome = response.status_code
             return response
         except Exception as exc:
@@ -402,19 +561,21 @@ class UpstreamHttpClient:
 
     def _raise_for_status(self, response: httpx.Response) -> None:
         status = response.status_code
-        what = f"{response.request.method} {redact_url(response.url)}"
+        what = self._step(response)
         excerpt = body_excerpt(response, _secrets_of(response.request, self._client.headers))
         if status in STATUS_ERRORS:
             error, reason = STATUS_ERRORS[status]
-            raise _with_excerpt(error(f"Upstream returned {status} {reason} for {what}.", status_code=status), excerpt)
+            raise _with_excerpt(error(f"{what} returned {status} {reason}.", status_code=status), excerpt)
         if status == 429:
             retry_after = self._clamped_retry_after(response)
-            limited = RateLimited(f"Upstream rate limit reached for {what}.", retry_after=retry_after)
+            limited = RateLimited(f"{what} returned 429: rate limit reached.", retry_after=retry_after)
             raise _with_excerpt(limited, excerpt)
         if status >= 500:
-            unavailable = UpstreamUnavailable(f"Upstream returned {status} for {what}.", status_code=status)
+            unavailable = UpstreamUnavailable(f"{what} returned {status}.", status_code=status)
             # A 503 may say when to come back too: kept for callers that do their own backoff (Leena's).
             unavailable.retry_after = self._clamped_retry_after(response)
             raise _with_excerpt(unavailable, excerpt)
-        message = f"Upstream rejected {what} with {status}: {excerpt}"
-        raise UpstreamRejected(message, status_code=status, body_excerpt=excerpt)
+        message = f"{what} was rejected with {status}: {excerpt}"
+        rejected = UpstreamRejected(message, status_code=status, body_excerpt=excerpt)
+        rejected.step = what
+        raise rejected

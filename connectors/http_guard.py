@@ -10,6 +10,7 @@ import httpcore
 import httpx
 
 from connectors.errors import UnsafeUpstreamURL
+from connectors.http_bounds import DeadlineStream, connect_timeout
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressPolicy = Callable[[IPAddress], bool]
@@ -118,7 +119,8 @@ class GuardedNetworkBackend(httpcore.SyncBackend):
         last_error: Exception | None = None
         for address in self.vetted_addresses(host, port):
             try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+                stream = super().connect_tcp(address, port, connect_timeout(timeout), local_address, socket_options)
+                return DeadlineStream(stream)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last_error = exc
         assert last_error is not None  # vetted_addresses never returns an empty list

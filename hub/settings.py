@@ -30,6 +30,10 @@ FIELD_ENCRYPTION_KEYS = env("FIELD_ENCRYPTION_KEYS", default=None) or local_secr
 )
 # Tenant-supplied upstream URLs may reach private addresses only when this is on.
 ALLOW_PRIVATE_UPSTREAMS = env.bool("ALLOW_PRIVATE_UPSTREAMS", default=False)
+# Every attempt of an upstream request ends by this (connect, headers and whole body), and no body is read
+# past this size; each connector may set its own (HAIILO_REQUEST_DEADLINE_SECONDS, HAIILO_MAX_BODY_BYTES, ...).
+UPSTREAM_REQUEST_DEADLINE_SECONDS = env.float("UPSTREAM_REQUEST_DEADLINE_SECONDS", default=60.0)
+UPSTREAM_MAX_BODY_BYTES = env.int("UPSTREAM_MAX_BODY_BYTES", default=50 * 1024 * 1024)
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Import paths ("package.module.Class" or "package.module:Class") of connectors beside the built-in ones.
 EXTRA_CONNECTORS = env.list("EXTRA_CONNECTORS", default=[])

@@ -64,7 +64,7 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
     def _confluence_site(self, access_token: str) -> dict[str, Any]:
         """The first site the grant reaches with a Confluence scope (GET accessible-resources)."""
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        with UpstreamHttpClient(base_url=api_url(), headers=headers, max_attempts=2) as client:
+        with UpstreamHttpClient(base_url=api_url(), upstream="Confluence", headers=headers, max_attempts=2) as client:
             resources = client.get_json("/oauth/token/accessible-resources")
         sites = [r for r in resources or [] if isinstance(r, dict) and r.get("id") and r.get("url")]
         confluence = [s for s in sites if any("confluence" in scope for scope in s.get("scopes") or [])]

@@ -8,12 +8,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connectors.confluence import settings
 from connectors.confluence.http import ConfluenceHttpClient
-from connectors.errors import UpstreamRejected
+from connectors.http import Reconcile, connector_bounds
 
 API = "/wiki/api/v2"
 LIST_LIMIT = 250  # the v2 maximum for every list endpoint
 IDS_PER_REQUEST = 250  # GET /pages?id=… takes at most 250 ids
+UPSTREAM = "Confluence"
+# A DELETE repeated after a 5xx or a timeout finds the page gone when the first one did remove it.
+DELETE_RECONCILED = Reconcile(success_statuses=frozenset({404}))
 
 
 def next_link(response: httpx.Response, body: dict[str, Any]) -> str | None:
@@ -47,6 +51,8 @@ class ConfluenceClient:
         options: dict[str, Any] = {"sleep": sleep} if sleep else {}
         self.http = ConfluenceHttpClient(
             base_url=self.root,
+            upstream=UPSTREAM,
+            **connector_bounds(settings.REQUEST_DEADLINE_SECONDS, settings.MAX_BODY_BYTES),
             auth=auth,
             headers={"Accept": "application/json", **(headers or {})},
             token_refresher=token_refresher,
@@ -69,13 +75,9 @@ class ConfluenceClient:
         response = self.http.get(path, params=params)
         return response, self.http_json(response)
 
-    @staticmethod
-    def http_json(response: httpx.Response) -> Any:
-        try:
-            return response.json()
-        except ValueError as exc:
-            message = f"Confluence sent a body that is not JSON ({response.status_code})."
-            raise UpstreamRejected(message, status_code=response.status_code) from exc
+    def http_json(self, response: httpx.Response) -> Any:
+        """The body as JSON; MalformedResponse (naming the step and status) for anything else."""
+        return self.http.json_of(response)
 
     def _paged(self, path: str, params: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
         """(item, page body) for every item of every page, following the cursor to the end."""
@@ -131,19 +133,46 @@ class ConfluenceClient:
         return self._get(f"{API}/pages/{page_id}", params)[1]
 
     def page_create(self, body: dict[str, Any]) -> dict[str, Any]:
-        """POST /pages; Confluence answers 200 with the new page."""
+        """POST /pages; Confluence answers 200 with the new page.
+
+        A POST that may have been applied (a 5xx, a timeout, a reset) is retried only after looking for
+        the page by its title in the space: a published page's title is unique there, so a page found
+        is this one, and it is the answer. A draft's title is not unique: a draft is not sent again."""
         self.requests_made += 1
-        return self.http_json(self.http.post(f"{API}/pages", json=body))
+        reconcile = None if body.get("status") == "draft" else Reconcile(applied=lambda: self._page_titled(body))
+        return self.http_json(self.http.post(f"{API}/pages", json=body, reconcile=reconcile))
+
+    def _page_titled(self, body: dict[str, Any]) -> httpx.Response | None:
+        """GET /pages/{id} (with its body) of the current page titled as `body` in its space, else None."""
+        if not body.get("spaceId") or not body.get("title"):
+            return None
+        for page, _ in self.space_pages(str(body["spaceId"]), title=str(body["title"]), limit=1):
+            self.requests_made += 1
+            return self.http.get(f"{API}/pages/{page['id']}", params=[("body-format", "storage")])
+        return None
 
     def page_update(self, page_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """PUT /pages/{id}; `version.number` must be the current one plus one, else 409."""
+        """PUT /pages/{id}; `version.number` must be the current one plus one, else 409.
+
+        A PUT that may have been applied (a 5xx, a timeout, a reset) is retried only after reading the
+        page: already at the version this PUT sets, it was applied, and that page is the answer."""
         self.requests_made += 1
-        return self.http_json(self.http.put(f"{API}/pages/{page_id}", json=body))
+        expected = (body.get("version") or {}).get("number")
+        reconcile = Reconcile(applied=lambda: self._page_at_version(page_id, expected))
+        return self.http_json(self.http.put(f"{API}/pages/{page_id}", json=body, reconcile=reconcile))
+
+    def _page_at_version(self, page_id: str, number: Any) -> httpx.Response | None:
+        """GET /pages/{id}: its answer when the page is at version `number`, else None."""
+        self.requests_made += 1
+        response = self.http.get(f"{API}/pages/{page_id}")
+        page = self.http_json(response)
+        version = (page.get("version") or {}).get("number") if isinstance(page, dict) else None
+        return response if number is not None and version == number else None
 
     def page_delete(self, page_id: str) -> int:
-        """DELETE /pages/{id} (to the trash); 204 on success."""
+        """DELETE /pages/{id} (to the trash); 204 on success, 404 when a retry finds it already gone."""
         self.requests_made += 1
-        return self.http.delete(f"{API}/pages/{page_id}").status_code
+        return self.http.delete(f"{API}/pages/{page_id}", reconcile=DELETE_RECONCILED).status_code
 
     def page_ancestors(self, page_id: str) -> list[dict[str, Any]]:
         """GET /pages/{id}/ancestors: the top-level ancestor first."""

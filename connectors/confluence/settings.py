@@ -20,3 +20,14 @@ SCOPES = ConnectorSetting(
     "list",
     help_text="Comma-separated; what the six actions and the sync need.",
 )  # fmt: skip
+
+# None: the hub's UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+REQUEST_DEADLINE_SECONDS = ConnectorSetting(
+    "CONFLUENCE_REQUEST_DEADLINE_SECONDS",
+    None,
+    "float",
+    help_text="Overall deadline of each request to Confluence (connect, headers, whole body), in seconds.",
+)
+MAX_BODY_BYTES = ConnectorSetting(
+    "CONFLUENCE_MAX_BODY_BYTES", None, "int", help_text="The largest body read from Confluence, in bytes."
+)

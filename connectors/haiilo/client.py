@@ -10,14 +10,16 @@ from urllib.parse import quote
 
 from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
 from connectors.errors import UpstreamError, UpstreamRejected
+from connectors.haiilo import settings
 from connectors.haiilo.page import EventsPage
-from connectors.http import UpstreamHttpClient, redact_url
+from connectors.http import UpstreamHttpClient, connector_bounds, redact_url
 
 TOKEN_PATH = "/api/oauth/token"
 EVENTS_PATH = "/web/content-connector/events/{entity_type}"
 DELETES_PATH = "/web/content-connector/events/{entity_type}/deletes"
 FILE_URL_PATH = "/web/content-connector/api/files/{group_id}/{uid}"
 DEFAULT_EXPIRES_IN = 3600
+UPSTREAM = "Haiilo"
 
 
 def token_from_credentials(credentials: dict[str, Any], client_id: str) -> CachedToken | None:
@@ -46,7 +48,13 @@ class HaiiloClient(BearerTokenClient):
         super().__init__(token=token, on_new_token=on_new_token, clock=clock)
         self.base_url = base_url.rstrip("/")
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        options: dict[str, Any] = {"read_timeout": read_timeout, "max_attempts": max_attempts, "sleep": sleep}
+        options: dict[str, Any] = {
+            "upstream": UPSTREAM,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+            "sleep": sleep,
+            **connector_bounds(settings.REQUEST_DEADLINE_SECONDS, settings.MAX_BODY_BYTES),
+        }
         # The token endpoint has its own client: a 401 there means bad client credentials, and must
         # not trigger the token refresh of the API client (which would ask the same endpoint again).
         self._token_http = UpstreamHttpClient(base_url=self.base_url, **options)
@@ -65,10 +73,7 @@ class HaiiloClient(BearerTokenClient):
             data={"grant_type": "client_credentials"},
             headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
         )
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise UpstreamRejected("Haiilo's token endpoint answered without JSON.", status_code=200) from exc
+        body = self._token_http.json_of(response)
         if not isinstance(body, dict) or not body.get("access_token"):
             raise UpstreamError("Haiilo's token endpoint answered without an access token.")
         expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
@@ -92,6 +97,10 @@ class HaiiloClient(BearerTokenClient):
         return url
 
     def _page(self, path: str, start_id: int, page_size: int) -> EventsPage:
-        """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one."""
+        """The page, read lazily (see connectors/haiilo/page.py): its events are decoded one by one.
+
+        Its body was read as a stream under the cap (HAIILO_MAX_BODY_BYTES, else UPSTREAM_MAX_BODY_BYTES)."""
         response = self._api_http.get(path, params={"startId": start_id, "pageSize": page_size})
-        return EventsPage(response.text, f"GET {redact_url(response.url)}")
+        self._api_http.refuse_html(response)
+        where = f"{UPSTREAM}: GET {redact_url(response.url)} returned {response.status_code}"
+        return EventsPage(response.text, where, status_code=response.status_code)

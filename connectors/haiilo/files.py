@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from django.conf import settings as django_settings
+
 from connectors.base import RecordFile
 from connectors.errors import InsufficientPermission, NotFoundUpstream
 from connectors.haiilo import settings
-from connectors.haiilo.client import HaiiloClient
-from connectors.http import UpstreamHttpClient
+from connectors.haiilo.client import UPSTREAM, HaiiloClient
+from connectors.http import UpstreamHttpClient, connector_bounds
 
 CHUNK_BYTES = 64 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -65,14 +67,18 @@ def _chunks_with_fresh_link(reference: tuple[str, str], file_url: Callable[[str,
 
 
 def signed_url_chunks(url: str) -> Iterator[bytes]:
-    """The body of a pre-signed URL in chunks, fetched with no credentials of ours."""
+    """The body of a pre-signed URL in chunks, fetched with no credentials of ours.
+
+    A file has its own cap, ATTACHMENT_MAX_BYTES (the one the hub stores files under), not the API's."""
     with (
         UpstreamHttpClient(
             base_url=url,
+            upstream=UPSTREAM,
             read_timeout=float(settings.READ_TIMEOUT_SECONDS.get()),
             max_attempts=int(settings.MAX_ATTEMPTS.get()),
+            **connector_bounds(settings.REQUEST_DEADLINE_SECONDS, settings.MAX_BODY_BYTES),
         ) as http,
-        http.stream("GET", url) as response,
+        http.stream("GET", url, max_body_bytes=int(django_settings.ATTACHMENT_MAX_BYTES)) as response,
     ):
         yield from response.iter_bytes(CHUNK_BYTES)
 

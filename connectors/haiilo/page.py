@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from connectors.errors import UpstreamRejected
+from connectors.errors import MalformedResponse
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -26,9 +26,10 @@ class EventsPage:
     the content). `max_event_id` is the highest `eventId` seen, for a page without lastEventId.
     """
 
-    def __init__(self, text: str, where: str) -> None:
+    def __init__(self, text: str, where: str, *, status_code: int = 200) -> None:
         self._text = text
-        self._where = where
+        self._where = where  # "Haiilo: GET <url> returned 200"
+        self._status_code = status_code
         self.count = 0
         self.last_event_id: int | None = None
         self.max_event_id: int | None = None
@@ -97,4 +98,4 @@ class EventsPage:
             raise AssertionError from None  # unreachable: _reject raises
 
     def _reject(self, what: str) -> None:
-        raise UpstreamRejected(f"Haiilo answered {self._where} with {what}.", status_code=200)
+        raise MalformedResponse(f"{self._where} with {what}.", status_code=self._status_code)

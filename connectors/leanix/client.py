@@ -18,8 +18,9 @@ import httpx
 import ijson
 
 from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
-from connectors.errors import UpstreamError, UpstreamRejected
-from connectors.http import UpstreamHttpClient
+from connectors.errors import MalformedResponse, UpstreamError, UpstreamRejected
+from connectors.http import Reconcile, UpstreamHttpClient, connector_bounds
+from connectors.leanix import settings
 
 TOKEN_PATH = "/services/mtm/v1/oauth2/token"
 API_PATH = "/services/integration-api/v1"
@@ -27,6 +28,9 @@ WARNINGS_PAGE = 100
 DEFAULT_EXPIRES_IN = 3599.0
 TERMINAL_STATUSES = frozenset({"FINISHED", "FAILED", "STOPPED"})
 ERRORS_SHOWN = 5
+UPSTREAM = "SAP LeanIX"
+# PUT /configurations replaces the binding's whole configuration: sending it twice is sending it once.
+REPLACES_WHOLE = Reconcile()
 
 
 def leanix_words(exc: UpstreamError) -> UpstreamError:
@@ -41,7 +45,8 @@ def leanix_words(exc: UpstreamError) -> UpstreamError:
     said = "; ".join(str(error) for error in errors[:ERRORS_SHOWN])
     status = f" (HTTP {exc.status_code})" if exc.status_code else ""
     renamed = copy.copy(exc)
-    renamed.message = f"LeanIX refused the request{status}: {said}"
+    where = f"{exc.step}: " if exc.step else ""
+    renamed.message = f"{where}LeanIX refused the request{status}: {said}"
     renamed.args = (renamed.message,)
     return renamed
 
@@ -63,7 +68,12 @@ class LeanIXClient(BearerTokenClient):
         super().__init__(token=token, on_new_token=on_new_token, clock=clock)
         self.base_url = base_url.rstrip("/")
         self._basic = base64.b64encode(f"apitoken:{api_token}".encode()).decode()
-        options: dict[str, Any] = {"read_timeout": read_timeout, "max_attempts": max_attempts}
+        options: dict[str, Any] = {
+            "upstream": UPSTREAM,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+            **connector_bounds(settings.REQUEST_DEADLINE_SECONDS, settings.MAX_BODY_BYTES),
+        }
         # The token endpoint has its own client: a 401 there means a wrong API token, and must not
         # trigger the API client's token refresh (which would ask the same endpoint again).
         self._token_http = UpstreamHttpClient(base_url=self.base_url, **options)
@@ -85,11 +95,9 @@ class LeanIXClient(BearerTokenClient):
                 data={"grant_type": "client_credentials"},
                 headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
             )
-            body = response.json()
+            body = self._token_http.json_of(response)
         except UpstreamError as exc:
             raise leanix_words(exc) from exc
-        except ValueError as exc:
-            raise UpstreamRejected("LeanIX's token endpoint answered without JSON.", status_code=200) from exc
         if not isinstance(body, dict) or not body.get("access_token"):
             raise UpstreamRejected("LeanIX's token endpoint answered without an access token.", status_code=200)
         expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
@@ -108,7 +116,7 @@ class LeanIXClient(BearerTokenClient):
         response = self._call(
             "POST", "/synchronizationRuns", content=ldif, headers={"Content-Type": "application/json"}
         )
-        body = _json(response, "POST /synchronizationRuns")
+        body = self._api_http.json_of(response)
         first = body[0] if isinstance(body, list) and body else body
         if not isinstance(first, dict) or not first.get("id"):
             raise UpstreamRejected("LeanIX created a run but its answer carries no run id.", status_code=200)
@@ -120,7 +128,7 @@ class LeanIXClient(BearerTokenClient):
 
     def run_status(self, run_id: str) -> dict[str, Any]:
         """`GET /synchronizationRuns/{id}/status` → `{id, status, description}`."""
-        body = _json(self._call("GET", f"/synchronizationRuns/{run_id}/status"), "GET …/status")
+        body = self._api_http.json_of(self._call("GET", f"/synchronizationRuns/{run_id}/status"))
         if not isinstance(body, dict) or not isinstance(body.get("status"), str):
             raise UpstreamRejected("LeanIX's run status carries no status.", status_code=200)
         return body
@@ -134,7 +142,8 @@ class LeanIXClient(BearerTokenClient):
         offset = 0
         while True:
             params = {"offset": offset, "limit": WARNINGS_PAGE}
-            page = _json(self._call("GET", f"/synchronizationRuns/{run_id}/warnings", params=params), "warnings")
+            response = self._call("GET", f"/synchronizationRuns/{run_id}/warnings", params=params)
+            page = self._api_http.json_of(response)
             if not isinstance(page, list):
                 raise UpstreamRejected("LeanIX's warnings are not a list.", status_code=200)
             yield from (warning for warning in page if isinstance(warning, dict))
@@ -147,13 +156,14 @@ class LeanIXClient(BearerTokenClient):
         response = self._call("GET", f"/synchronizationRuns/{run_id}/results")
         if response.status_code == 204:
             return None
+        self._api_http.refuse_html(response)
         return response.content
 
     # --- processor configurations ------------------------------------------------------------------
 
     def configuration_put(self, configuration: dict[str, Any]) -> None:
         """`PUT /configurations`: inserts or replaces the configuration of its binding (204)."""
-        self._call("PUT", "/configurations", json=configuration)
+        self._call("PUT", "/configurations", json=configuration, reconcile=REPLACES_WHOLE)
 
 
 def results_items(ldif: bytes) -> Iterator[tuple[str | None, dict[str, Any]]]:
@@ -176,11 +186,5 @@ def results_items(ldif: bytes) -> Iterator[tuple[str | None, dict[str, Any]]]:
             elif prefix == "content" and event == "start_array":
                 builder = ijson.ObjectBuilder()
     except ijson.JSONError as exc:
-        raise UpstreamRejected(f"LeanIX's results are not valid JSON: {exc}", status_code=200) from exc
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise UpstreamRejected(f"LeanIX answered {what} without JSON.", status_code=response.status_code) from exc
+        message = f"{UPSTREAM}: GET …/synchronizationRuns/{{id}}/results returned 200 with invalid JSON: {exc}"
+        raise MalformedResponse(message, status_code=200) from exc

@@ -20,3 +20,14 @@ READ_TIMEOUT_SECONDS = ConnectorSetting(
 MAX_ATTEMPTS = ConnectorSetting(
     "LEANIX_MAX_ATTEMPTS", 4, "int", help_text="Attempts per request (retries of 429, 5xx and timeouts)."
 )
+
+# None: the hub's UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+REQUEST_DEADLINE_SECONDS = ConnectorSetting(
+    "LEANIX_REQUEST_DEADLINE_SECONDS",
+    None,
+    "float",
+    help_text="Overall deadline of each request to LeanIX (connect, headers, whole body), in seconds.",
+)
+MAX_BODY_BYTES = ConnectorSetting(
+    "LEANIX_MAX_BODY_BYTES", None, "int", help_text="The largest body read from LeanIX, in bytes."
+)

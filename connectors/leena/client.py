@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, BinaryIO
 
-import httpx
-
 from connectors.bearer import BearerFromCache, BearerTokenClient, CachedToken
 from connectors.errors import UpstreamRejected
-from connectors.http import UpstreamHttpClient
-from connectors.leena import api
+from connectors.http import UpstreamHttpClient, connector_bounds
+from connectors.leena import api, settings
+
+UPSTREAM = "Leena AI"
 
 
 class LeenaClient(BearerTokenClient):
@@ -45,11 +45,21 @@ class LeenaClient(BearerTokenClient):
         self.tokens_issued = 0
         # The token endpoint has its own client, on its own host: a 401 there means bad credentials,
         # and must not trigger the API client's refresh (which would ask the same endpoint again).
+        bounds = connector_bounds(settings.REQUEST_DEADLINE_SECONDS, settings.MAX_BODY_BYTES)
         self._token_http = UpstreamHttpClient(
-            base_url=auth_url, read_timeout=read_timeout, max_attempts=token_max_attempts, sleep=sleep
+            base_url=auth_url,
+            upstream=UPSTREAM,
+            read_timeout=read_timeout,
+            max_attempts=token_max_attempts,
+            sleep=sleep,
+            **bounds,
         )
+        # Leena's article calls are POSTs it has no way to look up afterwards (no reconcile): one attempt
+        # each here; the per-article backoff of connectors/leena/cycle.py decides what is sent again.
         self._api_http = UpstreamHttpClient(
             base_url=api_base_url,
+            upstream=UPSTREAM,
+            **bounds,
             headers={"Accept": "application/json"},
             auth=BearerFromCache(self),
             token_refresher=self._renew_token,
@@ -70,7 +80,7 @@ class LeenaClient(BearerTokenClient):
             if exc.status_code not in (400, 415):
                 raise
             response = self._token_http.post(api.TOKEN_PATH, data=self._grant, headers=headers)
-        issued = api.token_of(_json(response, "token"))
+        issued = api.token_of(self._token_http.json_of(response))
         self.tokens_issued += 1
         return self._token_keep(
             CachedToken.issued(issued.access_token, expires_in=issued.expires_in, now=self._clock())
@@ -82,20 +92,13 @@ class LeenaClient(BearerTokenClient):
         A file object is streamed; httpx seeks it back to the start when the call is repeated after a 401."""
         files = {api.ATTACHMENT_FIELD: (name, content, content_type or "application/octet-stream")}
         response = self._api_http.post(api.ATTACHMENT_UPLOAD_PATH, files=files)
-        return api.attachment_id_of(_json(response, "attachment upload"))
+        return api.attachment_id_of(self._api_http.json_of(response))
 
     def articles_sync(self, articles: Sequence[dict[str, Any]]) -> dict[str, api.ArticleResult]:
         """`POST {api_base_url}/api/integration/articles/sync/` with `{"articles": [...]}` → results by reference_id."""
         response = self._api_http.post(api.ARTICLES_SYNC_PATH, json={"articles": list(articles)})
-        return api.article_results_of(_json(response, "article sync"))
+        return api.article_results_of(self._api_http.json_of(response))
 
     def sync_complete(self) -> None:
         """`POST {api_base_url}/api/integration/articles/sync/complete/` (body `{}`): Leena processes and indexes."""
         self._api_http.post(api.SYNC_COMPLETE_PATH, json={})
-
-
-def _json(response: httpx.Response, what: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise UpstreamRejected(f"Leena's {what} answer is not JSON.", status_code=response.status_code) from exc

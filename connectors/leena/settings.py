@@ -11,3 +11,14 @@ TOKEN_MAX_ATTEMPTS = ConnectorSetting(
     "int",
     help_text="Attempts per token request (retries of 429, 503 and connection errors).",
 )
+
+# None: the hub's UPSTREAM_REQUEST_DEADLINE_SECONDS and UPSTREAM_MAX_BODY_BYTES.
+REQUEST_DEADLINE_SECONDS = ConnectorSetting(
+    "LEENA_REQUEST_DEADLINE_SECONDS",
+    None,
+    "float",
+    help_text="Overall deadline of each request to Leena (connect, headers, whole body), in seconds.",
+)
+MAX_BODY_BYTES = ConnectorSetting(
+    "LEENA_MAX_BODY_BYTES", None, "int", help_text="The largest body read from Leena, in bytes."
+)

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.files import File
 
 from connectors.base import Deletion, FileSnapshot, Record, RecordFile
-from connectors.errors import UpstreamError
+from connectors.errors import ResponseTooLarge, UpstreamError
 from integrations.knowledge.clean import text_cleaned
 from integrations.models import EntryFile, Integration, KnowledgeEntry
 
@@ -131,7 +131,7 @@ def _entry_file_store(entry: KnowledgeEntry, record_file: RecordFile, log: JobLo
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
         try:
             size = _download_capped(record_file, spool, cap)
-        except FileTooLarge:
+        except (FileTooLarge, ResponseTooLarge):  # the cap met by the HTTP layer or here
             result.skipped += 1
             log.add("warning", _too_large(name, "more bytes", cap), external_id=entry.external_id)
             return

@@ -270,7 +270,7 @@ def test_rejection_carries_a_short_body_excerpt(upstream, sleeps):
 
 def test_retryable_is_true_only_for_rate_limits_and_unavailability():
     retryable = {cls.__name__ for cls in _all_subclasses(UpstreamError) if cls.retryable}
-    assert retryable == {"RateLimited", "UpstreamUnavailable"}
+    assert retryable == {"RateLimited", "UpstreamUnavailable", "DeadlineExceeded"}
 
 
 def _all_subclasses(cls: type) -> set[type]:

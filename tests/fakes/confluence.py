@@ -185,6 +185,8 @@ class FakeAtlassian:
         if not authorised:
             answer = _error(401, "Unauthorized")
         elif fault is not None:
+            if fault.applied:
+                self.api.answer(method, path.removeprefix("/wiki/api/v2"), query, body)
             answer = (fault.status, fault.headers, _error(fault.status, HTTPStatus(fault.status).phrase)[2])
         else:
             answer = self.api.answer(method, path.removeprefix("/wiki/api/v2"), query, body)

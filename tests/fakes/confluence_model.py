@@ -63,6 +63,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
     after: int = 0  # let this many matching requests through first
+    applied: bool = False  # carry the request out first, then answer `status` (a write lost on the way back)
 
 
 @dataclass
@@ -163,10 +164,17 @@ class ConfluenceModel:
     # --- faults and tokens ----------------------------------------------------------------------
 
     def fail(
-        self, path: str, status: int, *, headers: dict[str, str] | None = None, times: int = 1, after: int = 0
+        self,
+        path: str,
+        status: int,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+        after: int = 0,
+        applied: bool = False,
     ) -> None:
         with self.lock:
-            self.faults.append(Fault(path, status, headers or {}, times, after))
+            self.faults.append(Fault(path, status, headers or {}, times, after, applied))
 
     def take_fault(self, path: str) -> Fault | None:
         with self.lock:

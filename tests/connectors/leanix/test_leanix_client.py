@@ -32,6 +32,7 @@ def test_every_page_of_warnings_is_read_with_offsets_that_are_multiples_of_the_l
         with pytest.raises(UpstreamRejected) as refused:
             client._call("GET", f"/synchronizationRuns/{run.id}/warnings", params={"offset": 50, "limit": 100})
         assert "offset MOD limit must be 0" in refused.value.message and "LeanIX refused" in refused.value.message
+        assert refused.value.message.startswith(f"SAP LeanIX: GET {leanix.url}/services/integration-api/v1/")
     offsets = [p for m, p in leanix.workspace.requests if p.endswith("/warnings")]
     assert len(offsets) == 4
     assert leanix.spec.violations == []
@@ -95,7 +96,9 @@ def test_results_are_read_item_by_item_with_the_workspace_and_mapped_to_records(
 
 
 def test_results_that_are_not_json_are_refused():
-    with pytest.raises(UpstreamRejected):
+    with pytest.raises(
+        UpstreamRejected, match=r"^SAP LeanIX: GET …/synchronizationRuns/\{id\}/results returned 200 with"
+    ):
         list(results_items(b'{"content": [{"type": "A", "id": '))
 
 

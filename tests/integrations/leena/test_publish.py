@@ -148,7 +148,8 @@ def test_a_cycle_whose_article_keeps_failing_never_calls_complete_the_job_fails_
     external = dict(KnowledgeEntry.objects.values_list("pk", "external_id"))
     companions = sorted(external[uuid.UUID(ref.split("$")[0])] for ref in failing_cycle if ref != doc4)
     assert job["error_message"].startswith("3 entries failed: ")
-    assert f"doc4: Leena did not take article {doc4}: Upstream rate limit reached" in job["error_message"]
+    said = f"Leena AI: POST {leena.url}/api/integration/articles/sync/ returned 429: rate limit reached."
+    assert f"doc4: Leena did not take article {doc4}: {said}" in job["error_message"]
     for companion in companions:
         assert f"{companion}: its cycle did not complete: 1 article(s) failed after 5 retries" in job["error_message"]
     accepted = PushLedgerEntry.objects.filter(destination_id=published, accepted_at__isnull=False)
