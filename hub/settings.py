@@ -167,7 +167,13 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis in production; an embedded filesystem broker (no server) by default.
 BROKER_DIR = VAR_DIR / env("TRIBUTARY_BROKER_DIRNAME", default="broker")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="tributary")
+# Two queues (README "Queues"): long runs on RUNS_QUEUE, everything short (the reaper, the scheduler,
+# pruning, pings) on the default one, so a sync never makes them wait. hub.queues routes by task name.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="default")
+RUNS_QUEUE = env("RUNS_QUEUE", default="runs")
+CELERY_TASK_ROUTES = ("hub.queues.route_task",)
+# Jobs of one organisation RUNNING at once; a further one waits (pending) so others get runs slots.
+RUNS_PER_ORGANISATION_MAX = env.int("RUNS_PER_ORGANISATION_MAX", default=2)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -297,3 +303,9 @@ for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE", "WEBHOOK_RECEIVE_RATE"):
         raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}
+
+# Sync history (issue 14): finished jobs older than SYNC_HISTORY_DAYS are deleted by a beat task,
+# keeping at least the SYNC_HISTORY_KEEP_MIN latest of each integration (integrations.runs.history).
+SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
+SYNC_HISTORY_KEEP_MIN = 20
+CELERY_BEAT_SCHEDULE["prune-sync-history"] = {"task": "integrations.prune_sync_history", "schedule": 3600.0}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -22,6 +23,7 @@ from integrations.runs.jobs import (
     JobLog,
     Lease,
     LeaseLost,
+    OrganisationBusy,
     RunOutcome,
     job_claim,
     job_complete,
@@ -38,6 +40,9 @@ logger = logging.getLogger(__name__)
 # What publishing a task raises when the broker cannot be reached.
 ENQUEUE_ERRORS = (KombuError, OSError)
 NOT_ENQUEUED = "The task queue could not be reached; the sync was not started."
+# A job waiting for its organisation's runs slots asks again after this long (growing with the wait).
+DEFER_MIN_SECONDS = 2.0
+DEFER_MAX_SECONDS = 60.0
 
 
 def sync_job_request(
@@ -83,12 +88,19 @@ def sync_job_request(
     return job, True
 
 
-def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> RunOutcome:
+def sync_job_run(
+    *, job_id: str, org_id: str, final_attempt: bool = True, waiting_since: float | None = None
+) -> RunOutcome:
     """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
 
     A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
-    without writing anything more (outcome `lease_lost`)."""
-    claimed = job_claim(job_id=job_id, org_id=org_id)
+    without writing anything more (outcome `lease_lost`). A job whose organisation already runs
+    RUNS_PER_ORGANISATION_MAX jobs stays pending and is `deferred` (see `_deferred`)."""
+    waiting_since = waiting_since or time.time()
+    try:
+        claimed = job_claim(job_id=job_id, org_id=org_id, fair=not _waited_too_long(waiting_since))
+    except OrganisationBusy:
+        return _deferred(waiting_since)
     if claimed is None:
         return RunOutcome(status="skipped")
     lease, took_over = claimed
@@ -109,6 +121,20 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
 
         destination_runs_after_source(job)
     return outcome
+
+
+def _waited_too_long(waiting_since: float) -> bool:
+    """The bound of the wait: no attempt holds a runs slot longer than CELERY_TASK_TIME_LIMIT, so jobs
+    still counted as running after that are stuck; the job then starts even past the organisation's cap."""
+    return time.time() - waiting_since > settings.CELERY_TASK_TIME_LIMIT
+
+
+def _deferred(waiting_since: float) -> RunOutcome:
+    """Ask again soon, then less often the longer it waits: a tenant with hundreds of queued jobs costs
+    one cheap claim per job every DEFER_MAX_SECONDS at most."""
+    waited = time.time() - waiting_since
+    defer_in = min(max(waited / 2, DEFER_MIN_SECONDS), DEFER_MAX_SECONDS)
+    return RunOutcome(status="deferred", defer_in=defer_in, waiting_since=waiting_since)
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
