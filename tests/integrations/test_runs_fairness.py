@@ -6,14 +6,17 @@ side of it is tests/reliability/test_slow_tenant.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from django.utils import timezone
 
+from hub.celery import app
 from hub.models import Role
 from hub.queues import route_task
 from integrations.models import JobStatus, SyncJob
 from integrations.runs.engine import DEFER_MAX_SECONDS, DEFER_MIN_SECONDS, sync_job_run
+from integrations.tasks import run_sync_job
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
@@ -115,3 +118,33 @@ def test_sync_runs_go_to_the_runs_queue_and_everything_else_to_the_default_one(s
     for short in ("integrations.reap_stale_sync_jobs", "integrations.start_due_runs",
                   "integrations.prune_sync_history", "webhooks.prune_deliveries"):  # fmt: skip
         assert route_task(short, (), {}, {}) is None
+
+
+@pytest.fixture
+def own_queue(settings) -> Iterator[str]:
+    """A queue nobody serves (no session worker takes the message this test reads back)."""
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-fairness"
+    saved = app.conf.CELERY_TASK_DEFAULT_QUEUE
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
+    yield queue
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = saved
+
+
+def test_the_task_of_a_deferred_job_is_sent_again_later_to_the_runs_queue_keeping_its_retry_count(busy, own_queue):
+    _, running, waiting = busy
+    job_args = (str(waiting.id), str(waiting.organisation_id))
+
+    assert run_sync_job.apply(job_args, retries=2).get() == "deferred"
+
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(f"{own_queue}-runs")
+        message = queue.get(timeout=10)
+        message.ack()
+        queue.close()
+    args, kwargs, _ = message.decode()
+    assert message.headers["task"] == "integrations.run_sync_job" and tuple(args) == job_args
+    assert message.headers["retries"] == 2  # waiting is not a retry: the count it had goes on
+    assert message.headers["eta"] is not None  # later, not at once
+    assert kwargs["waiting_since"] is not None  # the bound of the wait goes on from the first try
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.attempts) == (JobStatus.PENDING, 0)
