@@ -89,16 +89,16 @@ def sync_job_request(
 
 
 def sync_job_run(
-    *, job_id: str, org_id: str, final_attempt: bool = True, waiting_since: float | None = None
+    *, job_id: str, org_id: str, final_attempt: bool = True, waiting_since: float | None = None, fair: bool = True
 ) -> RunOutcome:
     """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
 
     A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
     without writing anything more (outcome `lease_lost`). A job whose organisation already runs
-    RUNS_PER_ORGANISATION_MAX jobs stays pending and is `deferred` (see `_deferred`)."""
+    RUNS_PER_ORGANISATION_MAX jobs stays pending and is `deferred` (see `_deferred`), unless not `fair`."""
     waiting_since = waiting_since or time.time()
     try:
-        claimed = job_claim(job_id=job_id, org_id=org_id, fair=not _waited_too_long(waiting_since))
+        claimed = job_claim(job_id=job_id, org_id=org_id, fair=fair and not _waited_too_long(waiting_since))
     except OrganisationBusy:
         return _deferred(waiting_since)
     if claimed is None:
