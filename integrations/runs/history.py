@@ -4,8 +4,9 @@ integration stay (at least SYNC_HISTORY_KEEP_MIN of them, whatever their age).
 Nothing references a job by foreign key: the push ledger belongs to the destination and the entry
 (webhooks.job_log finds a pushed object's run by time, and sends a line whose run was pruned to the
 current one), a job's callback lines live in its own row, and the push checkpoint's job id only
-serves to resume that job while it runs. Running and pending jobs are never deleted. Deletion goes in chunks of DELETE_CHUNK rows, each its own short statement, so a big table
-is never locked by one long DELETE and the web and workers keep writing meanwhile.
+serves to resume that job while it runs. Running and pending jobs are never deleted. Deletion goes
+in chunks of DELETE_CHUNK rows, each its own short statement, so a big table is never locked by one
+long DELETE and the web and workers keep writing meanwhile.
 """
 
 from __future__ import annotations
