@@ -23,6 +23,7 @@ from integrations.runs.jobs import (
     JobLog,
     Lease,
     LeaseLost,
+    OrganisationBusy,
     RunOutcome,
     job_claim,
     job_complete,
@@ -48,6 +49,9 @@ DATABASE_GAVE_UP = (
     f"The database connection was lost {DATABASE_INTERRUPTIONS_MAX + 1} times during the run; it stopped. "
     "The next run resumes from the last checkpoint."
 )
+# A job waiting for its organisation's runs slots asks again after this long (growing with the wait).
+DEFER_MIN_SECONDS = 2.0
+DEFER_MAX_SECONDS = 60.0
 
 
 def sync_job_request(
@@ -93,13 +97,21 @@ def sync_job_request(
     return job, True
 
 
-def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> RunOutcome:
+def sync_job_run(
+    *, job_id: str, org_id: str, final_attempt: bool = True, waiting_since: float | None = None, fair: bool = True
+) -> RunOutcome:
     """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
 
     A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
     without writing anything more (outcome `lease_lost`). A run whose database connection is lost
-    waits for the database and resumes from its checkpoint under the same lease."""
-    claimed = job_claim(job_id=job_id, org_id=org_id)
+    waits for the database and resumes from its checkpoint under the same lease. A job whose
+    organisation already runs RUNS_PER_ORGANISATION_MAX jobs stays pending and is `deferred` (see
+    `_deferred`), unless not `fair`."""
+    waiting_since = waiting_since or time.time()
+    try:
+        claimed = job_claim(job_id=job_id, org_id=org_id, fair=fair and not _waited_too_long(waiting_since))
+    except OrganisationBusy:
+        return _deferred(waiting_since)
     if claimed is None:
         return RunOutcome(status="skipped")
     lease, took_over = claimed
@@ -165,6 +177,20 @@ def _after_database_loss(lease: Lease, *, last_chance: bool) -> tuple[Integratio
         return RunOutcome(status="database_lost")
     log.add("warning", DATABASE_RESUMED)
     return job.integration, log, counters
+
+
+def _waited_too_long(waiting_since: float) -> bool:
+    """The bound of the wait: no attempt holds a runs slot longer than CELERY_TASK_TIME_LIMIT, so jobs
+    still counted as running after that are stuck; the job then starts even past the organisation's cap."""
+    return time.time() - waiting_since > settings.CELERY_TASK_TIME_LIMIT
+
+
+def _deferred(waiting_since: float) -> RunOutcome:
+    """Ask again soon, then less often the longer it waits: a tenant with hundreds of queued jobs costs
+    one cheap claim per job every DEFER_MAX_SECONDS at most."""
+    waited = time.time() - waiting_since
+    defer_in = min(max(waited / 2, DEFER_MIN_SECONDS), DEFER_MAX_SECONDS)
+    return RunOutcome(status="deferred", defer_in=defer_in, waiting_since=waiting_since)
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
