@@ -32,6 +32,11 @@ run: install
 test: install $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The soak (bench/soak.py): the whole hub under load, on the PostgreSQL and Redis of 127.0.0.1;
+# see bench/README.md. BENCH_ARGS passes flags, e.g. `make bench BENCH_ARGS="--rate 100"`.
+bench: install
+	$(BIN)/python bench/soak.py $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 

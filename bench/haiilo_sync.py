@@ -63,6 +63,7 @@ def django_env(args: argparse.Namespace, queue: str) -> dict[str, str]:
         "DATABASE_URL": args.database_url,
         "CELERY_BROKER_URL": args.broker_url,
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "RUNS_QUEUE": f"{queue}-runs",  # sync runs go to the runs queue (hub/queues.py)
         "ALLOW_PRIVATE_UPSTREAMS": "true",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
@@ -155,7 +156,7 @@ def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.
         "-l",
         "warning",
         "-Q",
-        queue,
+        f"{queue},{queue}-runs",
         "-n",
         f"bench-{os.getpid()}@%h",
     ]
@@ -232,6 +233,7 @@ def main() -> int:
                 "DATABASE_URL",
                 "CELERY_BROKER_URL",
                 "CELERY_TASK_DEFAULT_QUEUE",
+                "RUNS_QUEUE",
                 "ALLOW_PRIVATE_UPSTREAMS",
                 "SECRET_KEY",
                 "FIELD_ENCRYPTION_KEYS",

@@ -8,11 +8,18 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+# What a database that is restarting or unreachable raises: the request may be retried (a 503 with
+# Retry-After), it is not the server's bug (a 500).
+DATABASE_DOWN_ERRORS = (OperationalError, InterfaceError)
+DATABASE_DOWN_RETRY_AFTER = 5
+DATABASE_DOWN_MESSAGE = "The database did not answer; retry later."
 
 
 class ErrorCode(enum.Enum):
@@ -141,6 +148,9 @@ def _as_api_error(exc: Exception) -> ApiError:
     for exc_type, code in _DRF_CODES:
         if isinstance(exc, exc_type):
             return ApiError(code, _detail_text(exc.detail))
+    if isinstance(exc, DATABASE_DOWN_ERRORS):
+        logger.warning("Request not served: the database did not answer (%s)", type(exc).__name__)
+        return ApiError(ErrorCode.SERVICE_UNAVAILABLE, DATABASE_DOWN_MESSAGE)
     logger.exception("Unhandled error", exc_info=exc)
     return ApiError(ErrorCode.INTERNAL_ERROR)
 
@@ -153,6 +163,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         headers["WWW-Authenticate"] = auth_header
     if wait := getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(wait))
+    if isinstance(exc, DATABASE_DOWN_ERRORS):
+        headers["Retry-After"] = str(DATABASE_DOWN_RETRY_AFTER)
     return Response(
         envelope(error.error_code, error.message, error.details),
         status=error.status_code,
@@ -186,7 +198,10 @@ class ApiErrorMiddleware:
         if not is_api_path(request):
             return None
         error = _as_api_error(exception)
-        return JsonResponse(envelope(error.error_code, error.message, error.details), status=error.status_code)
+        response = JsonResponse(envelope(error.error_code, error.message, error.details), status=error.status_code)
+        if isinstance(exception, DATABASE_DOWN_ERRORS):
+            response["Retry-After"] = str(DATABASE_DOWN_RETRY_AFTER)
+        return response
 
 
 def _is_json(response: HttpResponse) -> bool:

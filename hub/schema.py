@@ -53,7 +53,8 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     429: "Too many requests; wait for Retry-After seconds when it is sent (RATE_LIMITED).",
     500: "The server is not configured for this (OAUTH_CONFIG_ERROR).",
     502: "The upstream system refused or failed the request (UPSTREAM_ERROR).",
-    503: "A service the request needs, the task queue, cannot be reached (SERVICE_UNAVAILABLE).",
+    503: "A service the request needs, the task queue or the database, cannot be reached; retry after "
+    "Retry-After seconds (SERVICE_UNAVAILABLE).",
 }
 
 

@@ -101,6 +101,11 @@ class WebhookReceiveDoc(_PlainView):
             ),
             404: OpenApiResponse(ErrorEnvelope, description="No webhook integration has this id (NOT_FOUND)."),
             **errors(413, 415, 429),
+            503: OpenApiResponse(
+                ErrorEnvelope,
+                description="The database did not answer; nothing was stored, retry after Retry-After "
+                "seconds (SERVICE_UNAVAILABLE).",
+            ),
         },
         tags=["integrations"],
     )

@@ -171,7 +171,13 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis in production; an embedded filesystem broker (no server) by default.
 BROKER_DIR = VAR_DIR / env("TRIBUTARY_BROKER_DIRNAME", default="broker")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="tributary")
+# Two queues (README "Queues"): long runs on RUNS_QUEUE, everything short (the reaper, the scheduler,
+# pruning, pings) on the default one, so a sync never makes them wait. hub.queues routes by task name.
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="default")
+RUNS_QUEUE = env("RUNS_QUEUE", default="runs")
+CELERY_TASK_ROUTES = ("hub.queues.route_task",)
+# Jobs of one organisation RUNNING at once; a further one waits (pending) so others get runs slots.
+RUNS_PER_ORGANISATION_MAX = env.int("RUNS_PER_ORGANISATION_MAX", default=2)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -303,3 +309,24 @@ for _rate_name in ("AUTH_LOGIN_RATE", "API_USER_RATE", "WEBHOOK_RECEIVE_RATE"):
         raise ImproperlyConfigured(f"{_rate_name} must look like 10/min (a number, then s, min, hour or day).")
 WEBHOOK_SECRET_OVERLAP_HOURS = env.float("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 CELERY_BEAT_SCHEDULE["prune-webhook-deliveries"] = {"task": "webhooks.prune_deliveries", "schedule": 300.0}
+
+# --- The hub's own dependencies restarted mid-run (issue 14, H3) ---
+# Each use of a kept database connection first checks it still answers (a PostgreSQL restart leaves
+# dead ones behind; matters once CONN_MAX_AGE keeps connections). A run whose connection is lost
+# mid-run waits for the database and resumes from its checkpoint (integrations/runs/engine.py).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A pending job untouched for longer than this lost its task (Redis keeps no queue over a restart):
+# the reaper enqueues it again. Above the longest retry countdown, so a job waiting for its retry is
+# not sent early.
+SYNC_PENDING_TIMEOUT_SECONDS = env.int(
+    "SYNC_PENDING_TIMEOUT_SECONDS", default=SYNC_RETRY_COUNTDOWN_MAX_SECONDS + SYNC_HEARTBEAT_TIMEOUT_SECONDS
+)
+# A worker whose broker went away keeps trying to reconnect (Celery's default gives up after 100
+# tries and the worker exits); the run it was executing carries on meanwhile.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
+# Sync history (issue 14): finished jobs older than SYNC_HISTORY_DAYS are deleted by a beat task,
+# keeping at least the SYNC_HISTORY_KEEP_MIN latest of each integration (integrations.runs.history).
+SYNC_HISTORY_DAYS = env.int("SYNC_HISTORY_DAYS", default=90)
+SYNC_HISTORY_KEEP_MIN = 20
+CELERY_BEAT_SCHEDULE["prune-sync-history"] = {"task": "integrations.prune_sync_history", "schedule": 3600.0}

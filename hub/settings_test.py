@@ -17,6 +17,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Each test run has its own queue, so neither a `make run` worker nor another run's worker on the
 # same broker can take its tasks. The worker started by the tests gets this name passed in.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default=f"tributary-test-{os.getpid()}")
+# Its runs queue is named after it (a worker started with another default queue serves "<that>-runs");
+# the tests' router reads the app's default queue when a task is sent, so tests that switch it move both.
+RUNS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-runs"
+CELERY_TASK_ROUTES = ("tests.queue_routes.route_task",)
 # A small pull connector over a fake upstream, to test sync jobs end to end in a real worker.
 EXTRA_CONNECTORS = [
     "tests.fakes.notes.NotesConnector",

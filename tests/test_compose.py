@@ -10,7 +10,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT.parent / "shared" / "specs" / "compose-spec.json"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "worker-runs", "beat")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_app_services_share_database_and_broker(compose):
     services = compose["services"]
     for key in ("DATABASE_URL", "CELERY_BROKER_URL"):
         values = {services[name]["environment"][key] for name in APP_SERVICES}
-        assert len(values) == 1, f"{key} differs between web, worker and beat: {values}"
+        assert len(values) == 1, f"{key} differs between web, the workers and beat: {values}"
     assert services["web"]["environment"]["DATABASE_URL"].startswith("postgres://")
     assert services["web"]["environment"]["CELERY_BROKER_URL"].startswith("redis://")
 
@@ -45,3 +45,11 @@ def test_app_services_share_database_and_broker(compose):
 def test_every_service_has_a_health_check(compose):
     for name, service in compose["services"].items():
         assert "healthcheck" in service, name
+
+
+def test_each_queue_has_a_worker_of_its_own(compose):
+    """Sync runs (queue `runs`) and short tasks (queue `default`) are served by separate workers, so the
+    reaper and the scheduler never wait behind a sync (hub/settings.py: RUNS_QUEUE, CELERY_TASK_ROUTES)."""
+    services = compose["services"]
+    assert re.search(r"\s-Q default(\s|$)", services["worker"]["command"])
+    assert re.search(r"\s-Q runs(\s|$)", services["worker-runs"]["command"])

@@ -35,6 +35,8 @@ from webhooks.signing import TIMESTAMP_TOLERANCE_SECONDS, new_signing_secret
 # delivery. A secret can change (rotation), so a signature that matches none of the kept secrets
 # is checked once more against a fresh load before it is refused (see the view). A delivery to
 # an integration deleted meanwhile fails the entry's foreign key and is answered 404 all the same.
+# Kept in this process's memory, not in Django's cache: a Redis outage cannot lose or fail a delivery
+# here (the receive throttle, which does use that cache, lets deliveries through while it is down).
 _INTEGRATIONS_SEEN: cachetools.TTLCache = cachetools.TTLCache(maxsize=4096, ttl=60)
 _INTEGRATIONS_SEEN_LOCK = threading.Lock()
 # A delivery keyed by an unsigned Idempotency-Key is recorded under this prefix and the key's hash,

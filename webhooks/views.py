@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from connectors.callbacks import CallbackMalformed, CallbackRefused
-from hub.errors import ApiError, ErrorCode, error_response
+from hub.errors import DATABASE_DOWN_ERRORS, DATABASE_DOWN_RETRY_AFTER, ApiError, ErrorCode, error_response
 from hub.parsers import read_bounded
 from webhooks import services
 from webhooks.signing import STANDARD_ID_HEADER
@@ -33,6 +33,8 @@ NOT_ACCEPTED_MESSAGE = "Payload did not contain processable content."
 # UTF-8 fail to decode), so the payload is searched only when the body holds such an escape.
 _UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _UNSTORABLE_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+# While the database is restarting or unreachable nothing is stored (the delivery's writes are one
+# statement or one transaction): 503 with Retry-After (hub.errors), so the sender retries the delivery.
 
 
 @csrf_exempt
@@ -82,6 +84,9 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
     cannot hold is left out of the entry. A retry with the same delivery key (the signed id,
     else the Idempotency-Key) gets the first answer again. The organisation is always the
     integration's own.
+
+    While the database does not answer (a restart), nothing is stored and the answer is 503
+    SERVICE_UNAVAILABLE with Retry-After, for the sender to retry.
     """
     if request.method != "POST":
         response = error_response(ErrorCode.METHOD_NOT_ALLOWED)
@@ -102,6 +107,12 @@ def webhook_receive(request: HttpRequest, integration_id: uuid.UUID) -> JsonResp
         return response
     except ApiError as exc:
         return error_response(exc.error_code, exc.message, exc.details)
+    except DATABASE_DOWN_ERRORS as exc:
+        logger.warning("Webhook delivery for %s not stored: the database did not answer (%s)", integration_id,
+                       type(exc).__name__)  # fmt: skip
+        response = error_response(ErrorCode.SERVICE_UNAVAILABLE, "Deliveries cannot be stored right now; retry later.")
+        response["Retry-After"] = str(DATABASE_DOWN_RETRY_AFTER)
+        return response
     body = {
         "integration_id": str(target.integration.id),
         "accepted": receipt.accepted,

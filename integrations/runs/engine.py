@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -22,6 +23,7 @@ from integrations.runs.jobs import (
     JobLog,
     Lease,
     LeaseLost,
+    OrganisationBusy,
     RunOutcome,
     job_claim,
     job_complete,
@@ -38,6 +40,18 @@ logger = logging.getLogger(__name__)
 # What publishing a task raises when the broker cannot be reached.
 ENQUEUE_ERRORS = (KombuError, OSError)
 NOT_ENQUEUED = "The task queue could not be reached; the sync was not started."
+# What a lost database connection raises (a restart, a failover, a network cut). A run it interrupts
+# waits for the database and resumes from its checkpoint, at most this many times in one task.
+DATABASE_LOST_ERRORS = (OperationalError, InterfaceError)
+DATABASE_INTERRUPTIONS_MAX = 3
+DATABASE_RESUMED = "The database connection was lost mid-run; resumed from the last checkpoint."
+DATABASE_GAVE_UP = (
+    f"The database connection was lost {DATABASE_INTERRUPTIONS_MAX + 1} times during the run; it stopped. "
+    "The next run resumes from the last checkpoint."
+)
+# A job waiting for its organisation's runs slots asks again after this long (growing with the wait).
+DEFER_MIN_SECONDS = 2.0
+DEFER_MAX_SECONDS = 60.0
 
 
 def sync_job_request(
@@ -83,12 +97,21 @@ def sync_job_request(
     return job, True
 
 
-def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> RunOutcome:
+def sync_job_run(
+    *, job_id: str, org_id: str, final_attempt: bool = True, waiting_since: float | None = None, fair: bool = True
+) -> RunOutcome:
     """Run a pending job to `completed` or `failed`; a retryable upstream error may put it back.
 
     A job whose lease another worker holds is skipped; a worker that loses the lease mid-run stops
-    without writing anything more (outcome `lease_lost`)."""
-    claimed = job_claim(job_id=job_id, org_id=org_id)
+    without writing anything more (outcome `lease_lost`). A run whose database connection is lost
+    waits for the database and resumes from its checkpoint under the same lease. A job whose
+    organisation already runs RUNS_PER_ORGANISATION_MAX jobs stays pending and is `deferred` (see
+    `_deferred`), unless not `fair`."""
+    waiting_since = waiting_since or time.time()
+    try:
+        claimed = job_claim(job_id=job_id, org_id=org_id, fair=fair and not _waited_too_long(waiting_since))
+    except OrganisationBusy:
+        return _deferred(waiting_since)
     if claimed is None:
         return RunOutcome(status="skipped")
     lease, took_over = claimed
@@ -98,17 +121,76 @@ def sync_job_run(*, job_id: str, org_id: str, final_attempt: bool = True) -> Run
     counters = Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
     if took_over:
         log.add("warning", "Its worker was lost; resuming from the last checkpoint.")
-    try:
-        with while_waiting(lease.heartbeat), cancel_checked(lease.is_lost):
-            outcome = _run(lease, integration, log, counters, final_attempt=final_attempt)
-    except LeaseLost:
-        logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)
-        return RunOutcome(status="lease_lost")
+    for interruption in range(DATABASE_INTERRUPTIONS_MAX + 1):
+        try:
+            with while_waiting(lease.heartbeat), cancel_checked(lease.is_lost):
+                outcome = _run(lease, integration, log, counters, final_attempt=final_attempt)
+            break
+        except LeaseLost:
+            logger.warning("Sync job %s: the lease was taken by another worker; this one stops.", job.id)
+            return RunOutcome(status="lease_lost")
+        except DATABASE_LOST_ERRORS as exc:
+            logger.warning("Sync job %s: the database connection was lost (%s).", job.id, type(exc).__name__)
+            resumed = _after_database_loss(lease, last_chance=interruption == DATABASE_INTERRUPTIONS_MAX)
+            if isinstance(resumed, RunOutcome):
+                return resumed
+            integration, log, counters = resumed
     if outcome.status == JobStatus.COMPLETED:
         from integrations.runs.schedule import destination_runs_after_source  # it imports this module
 
         destination_runs_after_source(job)
     return outcome
+
+
+def _database_back() -> bool:
+    """Drop the dead connection and wait (up to the heartbeat timeout) for a new one to answer."""
+    deadline = time.monotonic() + settings.SYNC_HEARTBEAT_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            connection.close()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except DATABASE_LOST_ERRORS:
+            time.sleep(1.0)
+    return False
+
+
+def _after_database_loss(lease: Lease, *, last_chance: bool) -> tuple[Integration, JobLog, Counters] | RunOutcome:
+    """Once the database answers again: the job as it kept it (what the lost transaction wrote was
+    rolled back), to resume from its checkpoint under the same lease; after the last interruption
+    allowed, the job failed. An outcome instead when the database stays away (the job is left
+    running: the reaper resumes it once its heartbeat is stale) or the lease was taken meanwhile."""
+    if not _database_back():
+        return RunOutcome(status="database_lost")
+    try:
+        lease.write()
+        job = SyncJob.objects.select_related("integration").get(pk=lease.job.pk)
+        lease.job = job
+        log = JobLog(list(job.log or []))
+        counters = Counters.resumed_from(job.progress or {}, job.checkpoint_progress or {})
+        if last_chance:
+            return job_fail(lease, log, counters, DATABASE_GAVE_UP)
+    except LeaseLost:
+        return RunOutcome(status="lease_lost")
+    except DATABASE_LOST_ERRORS:
+        return RunOutcome(status="database_lost")
+    log.add("warning", DATABASE_RESUMED)
+    return job.integration, log, counters
+
+
+def _waited_too_long(waiting_since: float) -> bool:
+    """The bound of the wait: no attempt holds a runs slot longer than CELERY_TASK_TIME_LIMIT, so jobs
+    still counted as running after that are stuck; the job then starts even past the organisation's cap."""
+    return time.time() - waiting_since > settings.CELERY_TASK_TIME_LIMIT
+
+
+def _deferred(waiting_since: float) -> RunOutcome:
+    """Ask again soon, then less often the longer it waits: a tenant with hundreds of queued jobs costs
+    one cheap claim per job every DEFER_MAX_SECONDS at most."""
+    waited = time.time() - waiting_since
+    defer_in = min(max(waited / 2, DEFER_MIN_SECONDS), DEFER_MAX_SECONDS)
+    return RunOutcome(status="deferred", defer_in=defer_in, waiting_since=waiting_since)
 
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
@@ -125,6 +207,8 @@ def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters
         return job_fail(lease, log, run.counters, str(exc))
     except SoftTimeLimitExceeded:
         return job_fail(lease, log, run.counters, "The sync ran past its time limit and was stopped.")
+    except DATABASE_LOST_ERRORS:
+        raise  # not the run's fault: sync_job_run waits for the database and resumes
     except Exception as exc:  # a connector bug must not leave the job running
         logger.exception("Sync job %s crashed", lease.job.id)
         return job_fail(lease, log, run.counters, f"Unexpected error: {type(exc).__name__}.")

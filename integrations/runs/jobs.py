@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from hub.models import Organisation
 from integrations.models import ACTIVE_JOB_STATUSES as ACTIVE_STATUSES
 from integrations.models import IntegrationStatus, JobStatus, SyncJob
 from integrations.runs.state import integration_state_set
@@ -151,10 +152,14 @@ class Counters:
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What the task needs to know: retry later (after `retry_in` seconds) or done."""
+    """What the task needs to know: retry later (after `retry_in` seconds), try again after `defer_in`
+    seconds without it counting as a retry (the organisation's runs slots are taken; it has waited since
+    `waiting_since`, a Unix time), or done."""
 
     status: str
     retry_in: float | None = None
+    defer_in: float | None = None
+    waiting_since: float | None = None
 
 
 @dataclass
@@ -197,33 +202,68 @@ class Lease:
             self.write()
 
 
-def job_claim(*, job_id: str, org_id: str) -> tuple[Lease, bool] | None:
+class OrganisationBusy(Exception):  # noqa: N818 (not an error: the job waits its turn)
+    """The organisation already runs RUNS_PER_ORGANISATION_MAX jobs: this pending one stays pending."""
+
+
+def _organisation_slots_taken(*, org_id: str, job_id: str, now: datetime) -> bool:
+    """Does the organisation run as many live jobs as it may? Its row is locked for the transaction, so
+    two workers claiming two of its jobs at once count one after the other. A job whose heartbeat is
+    stale holds no worker (the reaper will put it back)."""
+    Organisation.objects.select_for_update().filter(pk=org_id).values_list("pk", flat=True).first()
+    live = SyncJob.objects.filter(status=JobStatus.RUNNING, heartbeat_at__gte=now - heartbeat_timeout())
+    running = live.filter(organisation_id=org_id).exclude(pk=job_id).count()
+    return running >= settings.RUNS_PER_ORGANISATION_MAX
+
+
+def _pending_touched(*, org_id: str, job_id: str, now: datetime) -> bool:
+    """Is the job pending? Then it is touched: its task is alive (sent again later, see OrganisationBusy),
+    so the reaper does not take it for a lost one."""
+    waiting = SyncJob.objects.filter(id=job_id, organisation_id=org_id, status=JobStatus.PENDING)
+    return bool(waiting.update(updated_at=now))
+
+
+def job_claim(*, job_id: str, org_id: str, fair: bool = True) -> tuple[Lease, bool] | None:
     """Take the job's lease: a pending job, or a running one whose owner stopped heartbeating (a task
     redelivered after its worker died). A job whose lease is live is left alone (None). Returns the lease
-    and whether this claim resumes an interrupted run."""
+    and whether this claim resumes an interrupted run.
+
+    With `fair`, a pending job of an organisation that runs RUNS_PER_ORGANISATION_MAX jobs already is
+    not claimed: OrganisationBusy, and the job stays pending (no attempt counted)."""
     now = timezone.now()
-    stale = Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_timeout())
+    # The count and the claim in one transaction, the organisation's row locked: two workers cannot
+    # both take its last slot.
     with transaction.atomic():
-        job = (
-            SyncJob.objects.select_for_update()
-            .filter(Q(status=JobStatus.PENDING) | stale, id=job_id, organisation_id=org_id)
-            .first()
-        )
-        if job is None:
-            return None
-        took_over = job.status == JobStatus.RUNNING
-        SyncJob.objects.filter(pk=job.pk).update(
-            resumes=F("resumes") + (1 if took_over else 0),
-            status=JobStatus.RUNNING,
-            fencing_token=F("fencing_token") + 1,
-            attempts=F("attempts") + 1,
-            started_at=job.started_at or now,
-            heartbeat_at=now,
-            updated_at=now,
-            error_message=None,
-        )
-        job = SyncJob.objects.select_related("integration").get(pk=job.pk)
-        integration_state_set(integration_id=job.integration_id, status=IntegrationStatus.SYNCING)
+        deferred = fair and _organisation_slots_taken(org_id=org_id, job_id=job_id, now=now)
+        deferred = deferred and _pending_touched(org_id=org_id, job_id=job_id, now=now)
+        claimed = None if deferred else _lease_take(job_id=job_id, org_id=org_id, now=now)
+    if deferred:
+        raise OrganisationBusy(org_id)  # after the commit: the touch is kept
+    return claimed
+
+
+def _lease_take(*, job_id: str, org_id: str, now: datetime) -> tuple[Lease, bool] | None:
+    stale = Q(status=JobStatus.RUNNING, heartbeat_at__lt=now - heartbeat_timeout())
+    job = (
+        SyncJob.objects.select_for_update()
+        .filter(Q(status=JobStatus.PENDING) | stale, id=job_id, organisation_id=org_id)
+        .first()
+    )
+    if job is None:
+        return None
+    took_over = job.status == JobStatus.RUNNING
+    SyncJob.objects.filter(pk=job.pk).update(
+        resumes=F("resumes") + (1 if took_over else 0),
+        status=JobStatus.RUNNING,
+        fencing_token=F("fencing_token") + 1,
+        attempts=F("attempts") + 1,
+        started_at=job.started_at or now,
+        heartbeat_at=now,
+        updated_at=now,
+        error_message=None,
+    )
+    job = SyncJob.objects.select_related("integration").get(pk=job.pk)
+    integration_state_set(integration_id=job.integration_id, status=IntegrationStatus.SYNCING)
     return Lease(job=job, token=job.fencing_token), took_over
 
 
@@ -289,11 +329,38 @@ def _attempts(lease: Lease) -> dict[str, int]:
 
 def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
     """Take the lease of running jobs whose heartbeat is older than the timeout: put each back to pending
-    (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it. Pending jobs are
-    left alone: one waiting in a busy queue has a task on its way. Returns how many jobs were reaped."""
+    (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it; and enqueue again
+    the pending jobs whose task was lost. Returns how many jobs were reaped or enqueued again."""
+    now = now or timezone.now()
+    return _stale_running_jobs_reap(now) + _lost_pending_jobs_enqueue(now)
+
+
+def _lost_pending_jobs_enqueue(now: datetime) -> int:
+    """A pending job untouched for SYNC_PENDING_TIMEOUT_SECONDS (past the longest retry countdown) has
+    most likely lost its task: Redis keeps nothing over a restart, a queue may be purged. Enqueue it
+    again, once per that time. If its task was only waiting in a busy queue, the claim lets one of the
+    two run it and the other finds nothing to do."""
     from integrations.tasks import run_sync_job
 
-    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SYNC_PENDING_TIMEOUT_SECONDS)
+    enqueued = 0
+    for job in SyncJob.objects.filter(status=JobStatus.PENDING, updated_at__lt=cutoff).only(
+        "id", "organisation_id", "updated_at"
+    ):
+        with transaction.atomic():
+            # Conditional, so two reapers at once enqueue it once.
+            touched = SyncJob.objects.filter(pk=job.pk, status=JobStatus.PENDING, updated_at=job.updated_at)
+            if touched.update(updated_at=now):
+                logger.warning("Sync job %s was pending past the bound; enqueued again.", job.pk)
+                job_id, org_id = str(job.pk), str(job.organisation_id)
+                transaction.on_commit(lambda job_id=job_id, org_id=org_id: run_sync_job.delay(job_id, org_id))
+                enqueued += 1
+    return enqueued
+
+
+def _stale_running_jobs_reap(now: datetime) -> int:
+    from integrations.tasks import run_sync_job
+
     cutoff = now - heartbeat_timeout()
     stale = SyncJob.objects.filter(status=JobStatus.RUNNING).filter(
         Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)

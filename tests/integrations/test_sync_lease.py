@@ -84,10 +84,27 @@ def test_a_job_with_a_live_heartbeat_or_a_pending_one_in_a_busy_queue_is_not_rea
     SyncJob.objects.filter(pk=running.pk).update(status="running", updated_at=timezone.now() - timedelta(hours=1))
     silence(running, settings.SYNC_HEARTBEAT_TIMEOUT_SECONDS - 5)
     assert sync_jobs_reap_stale() == 0
-    SyncJob.objects.filter(pk=running.pk).update(status="pending", heartbeat_at=None)
+    waiting = timezone.now() - timedelta(seconds=settings.SYNC_PENDING_TIMEOUT_SECONDS - 5)
+    SyncJob.objects.filter(pk=running.pk).update(status="pending", heartbeat_at=None, updated_at=waiting)
     assert sync_jobs_reap_stale() == 0
     running.refresh_from_db()
     assert running.status == JobStatus.PENDING
+
+
+def test_a_job_pending_past_the_bound_lost_its_task_and_is_enqueued_again_once_per_bound(
+    scripted, settings, django_capture_on_commit_callbacks
+):
+    """Redis keeps no queue over a restart: a pending job nobody took within SYNC_PENDING_TIMEOUT_SECONDS
+    gets a new task (tests/reliability/test_dependency_restarts.py runs one through a real worker)."""
+    job = pending_job(scripted)
+    lost_at = timezone.now() - timedelta(seconds=settings.SYNC_PENDING_TIMEOUT_SECONDS + 5)
+    SyncJob.objects.filter(pk=job.pk).update(updated_at=lost_at)
+    with django_capture_on_commit_callbacks(execute=False) as enqueues:
+        assert sync_jobs_reap_stale() == 1
+    assert len(enqueues) == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING and job.updated_at > lost_at
+    assert sync_jobs_reap_stale() == 0  # not again until another bound has passed
 
 
 def test_a_redelivered_task_does_nothing_while_the_job_is_owned(scripted, settings):
