@@ -19,6 +19,7 @@ from integrations.models import JobStatus, SyncJob
 from integrations.runs.engine import DEFER_MAX_SECONDS, DEFER_MIN_SECONDS, sync_job_run
 from integrations.runs.jobs import sync_jobs_reap_stale
 from integrations.tasks import run_sync_job
+from tests.waiting import queue_of_its_own
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/integrations/"
@@ -138,11 +139,8 @@ def test_sync_runs_go_to_the_runs_queue_and_everything_else_to_the_default_one(s
 @pytest.fixture
 def own_queue(settings) -> Iterator[str]:
     """A queue nobody serves (no session worker takes the message this test reads back)."""
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-fairness"
-    saved = app.conf.CELERY_TASK_DEFAULT_QUEUE
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
-    yield queue
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = saved
+    with queue_of_its_own(f"{settings.CELERY_TASK_DEFAULT_QUEUE}-fairness") as queue:
+        yield queue
 
 
 def test_the_task_of_a_deferred_job_is_sent_again_later_to_the_runs_queue_keeping_its_retry_count(busy, own_queue):

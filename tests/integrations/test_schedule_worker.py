@@ -5,7 +5,6 @@ import os
 import re
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from integrations.runs.schedule import runs_due_start
 from tests import worker_process
 from tests.fakes.shelf import ShelfServer
 from tests.processes import process_started
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -41,15 +41,6 @@ def beat_started():
         command, env=env, name="celery-beat", ready=lambda child: "beat: Starting" in child.log(), timeout=30
     ) as beat:
         yield beat
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not met in {timeout}s")
 
 
 def finished_jobs(integration_id) -> list[SyncJob]:

@@ -8,17 +8,11 @@ import pytest
 
 from hub.models import Role
 from integrations.models import Integration, KnowledgeEntry, SyncJob
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
-
-
-def wait_until(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def test_cancel_ends_the_running_sync_saying_who_and_its_worker_writes_no_more(
@@ -43,7 +37,7 @@ def test_cancel_ends_the_running_sync_saying_who_and_its_worker_writes_no_more(
     written = KnowledgeEntry.objects.filter(integration_id=notes_integration).count()
     time.sleep(1)
     assert KnowledgeEntry.objects.filter(integration_id=notes_integration).count() == written < 60
-    job = wait_for_job(admin_client, notes_integration, job_id)
+    job = job_ended(admin_client, notes_integration, job_id)
     assert (job["status"], job["error_message"]) == ("failed", f"Cancelled by {email}.")
     assert Integration.objects.get(pk=notes_integration).status == "active"
     # Nothing runs now: a second cancel is a 404, and a new sync starts.
@@ -52,7 +46,7 @@ def test_cancel_ends_the_running_sync_saying_who_and_its_worker_writes_no_more(
     notes.upstream.page_delay = 0
     again = start_sync(admin_client, notes_integration)
     assert again["sync_job_id"] != job_id and again["message"] == "Sync triggered successfully."
-    assert wait_for_job(admin_client, notes_integration, again["sync_job_id"])["status"] == "completed"
+    assert job_ended(admin_client, notes_integration, again["sync_job_id"])["status"] == "completed"
 
 
 def test_cancel_is_for_admins_and_another_organisations_integration_is_a_404(

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from integrations.models import Integration, KnowledgeEntry, SyncJob
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -16,23 +17,12 @@ def start_sync(client, integration_id: str) -> dict:
     return response.json()
 
 
-def wait_for_job(client, integration_id: str, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        jobs = client.get(f"{BASE}{integration_id}/history").json()["jobs"]
-        job = next(j for j in jobs if j["id"] == job_id)
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
-
-
 def test_sync_imports_every_note_and_reports_counters(celery_worker_process, admin_client, notes, notes_integration):
     for n in range(5):
         notes.upstream.put(f"n{n}", f"Note {n}", f"Body of note {n}")
     started = start_sync(admin_client, notes_integration)
     assert started["status"] == "running" and started["message"] == "Sync triggered successfully."
-    job = wait_for_job(admin_client, notes_integration, started["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, started["sync_job_id"])
     assert job["status"] == "completed", job
     assert (job["records_synced"], job["records_found"], job["records_imported"]) == (5, 5, 5)
     assert (job["records_skipped"], job["threads_grouped"], job["entries_created"]) == (0, 0, 5)
@@ -50,11 +40,11 @@ def test_second_sync_fetches_only_changes_creates_nothing_twice_and_keeps_tombst
 ):
     for n in range(3):
         notes.upstream.put(f"n{n}", f"Note {n}", "v1")
-    first = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    first = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert first["entries_created"] == 3
     notes.upstream.put("n1", "Note 1", "v2")
     notes.upstream.delete("n2")
-    second = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    second = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert second["status"] == "completed"
     assert second["records_synced"] == 1 and second["entries_created"] == 0
     entries = {e.external_id: e for e in KnowledgeEntry.objects.filter(integration_id=notes_integration)}
@@ -75,7 +65,7 @@ def test_a_second_sync_request_while_one_runs_returns_the_running_job(
     second = start_sync(admin_client, notes_integration)
     assert second["sync_job_id"] == first["sync_job_id"]
     assert "already running" in second["message"]
-    job = wait_for_job(admin_client, notes_integration, first["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, first["sync_job_id"])
     assert job["status"] == "completed"
     assert SyncJob.objects.filter(integration_id=notes_integration).count() == 1
 
@@ -96,14 +86,14 @@ def test_progress_is_visible_while_the_job_runs(celery_worker_process, admin_cli
     assert seen_running["records_synced"] is None  # Knora's counters stay null until completion
     assert 0 < seen_running["progress"]["percent"] < 100
     assert Integration.objects.get(id=notes_integration).status in ("syncing", "active")
-    assert wait_for_job(admin_client, notes_integration, job_id)["status"] == "completed"
+    assert job_ended(admin_client, notes_integration, job_id)["status"] == "completed"
 
 
 def test_revoked_credentials_fail_the_job_with_a_useful_message(
     celery_worker_process, admin_client, notes, notes_integration
 ):
     notes.upstream.api_key = "rotated"
-    job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "failed"
     assert "401" in job["error_message"] or "credential" in job["error_message"].lower()
     assert job["records_synced"] is None
@@ -115,7 +105,7 @@ def test_revoked_credentials_fail_the_job_with_a_useful_message(
 def test_a_connector_crash_never_leaves_the_job_running(celery_worker_process, admin_client, notes, notes_integration):
     notes.upstream.put("n0", "Note", "body")
     notes.upstream.broken_json = True
-    job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "failed" and job["error_message"]
     detail = admin_client.get(f"{BASE}{notes_integration}/history/{job['id']}").json()
     assert detail["log"][-1]["level"] == "error"
@@ -123,7 +113,7 @@ def test_a_connector_crash_never_leaves_the_job_running(celery_worker_process, a
 
 def test_webhook_integration_sync_completes_with_nothing_to_pull(celery_worker_process, admin_client):
     created = admin_client.post(BASE, {"type": "webhook", "name": "Hook"}, format="json").json()
-    job = wait_for_job(admin_client, created["id"], start_sync(admin_client, created["id"])["sync_job_id"])
+    job = job_ended(admin_client, created["id"], start_sync(admin_client, created["id"])["sync_job_id"])
     assert job["status"] == "completed" and job["records_synced"] == 0
 
 

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import pytest
 from django.db.models import Count
 
-from hub.celery import app
 from integrations.models import JobStatus, KnowledgeEntry, SyncJob
 from integrations.runs.jobs import sync_jobs_reap_stale
 from tests.connectors.haiilo.conftest import create_integration, run_sync
 from tests.fakes.haiilo import FakeHaiilo, Fault
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended, queue_of_its_own, wait_until
 from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -26,19 +26,8 @@ HEARTBEAT_TIMEOUT = 3
 @pytest.fixture
 def own_queue(settings) -> Iterator[str]:
     """A queue of this test's own, so the session's worker (if one runs) takes none of its tasks."""
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-worker-loss"
-    saved = app.conf.CELERY_TASK_DEFAULT_QUEUE  # the app reads Django's name first
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
-    yield queue
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = saved
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    with queue_of_its_own(f"{settings.CELERY_TASK_DEFAULT_QUEUE}-worker-loss") as queue:
+        yield queue
 
 
 def test_a_job_whose_worker_is_killed_mid_sync_is_resumed_and_completes_with_every_entry_once(
@@ -53,7 +42,7 @@ def test_a_job_whose_worker_is_killed_mid_sync_is_resumed_and_completes_with_eve
 
     with WorkerProcess.started(extra_env=env) as first:
         job_id = start_sync(admin_client, notes_integration)["sync_job_id"]
-        wait_until(lambda: entries.exists(), 30, "the first batch")
+        wait_until(lambda: entries.exists(), "the first batch", 30)
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
     written_before = entries.count()
@@ -65,7 +54,7 @@ def test_a_job_whose_worker_is_killed_mid_sync_is_resumed_and_completes_with_eve
     time.sleep(HEARTBEAT_TIMEOUT + 0.5)
     with WorkerProcess.started(extra_env=env) as second:
         assert sync_jobs_reap_stale() == 1
-        finished = wait_for_job(admin_client, notes_integration, job_id, timeout=40)
+        finished = job_ended(admin_client, notes_integration, job_id, timeout=40)
         assert "Task integrations.run_sync_job[" in second.log()
 
     assert finished["status"] == "completed", finished

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ import pytest
 from tests.fakes.notes import NotesServer
 from tests.reliability.private_hub import PrivateHub
 from tests.services import PrivatePostgres, PrivateRedis, private_postgres, private_redis
+from tests.waiting import wait_until
 from tests.webhooks.helpers import standard_headers_for
 from tests.worker_process import WorkerProcess
 
@@ -61,15 +62,6 @@ def notes() -> Iterator[NotesServer]:
 def worker(services) -> Iterator[WorkerProcess]:
     with WorkerProcess.started(extra_env=services.hub.env) as process:
         yield process
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT_TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def job_ended(hub: PrivateHub, job_id: str) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from hub.celery import app
 from hub.models import Role
 from integrations.models import JobStatus, KnowledgeEntry, SyncJob
 from integrations.tasks import reap_stale_sync_jobs, start_due_runs
 from tests.console.live_hub import LiveHub
 from tests.fakes.notes import NotesServer
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended, queue_of_its_own, wait_until
 from tests.webhooks.helpers import receive_path
 from tests.worker_process import WorkerProcess
 from webhooks.signing import signature_for
@@ -36,19 +36,8 @@ RUNS_ENV = {"RUNS_PER_ORGANISATION_MAX": "1"}  # below the runs worker's two slo
 @pytest.fixture
 def own_queue(settings) -> Iterator[str]:
     """Queues of this test's own ("<queue>" and "<queue>-runs"), so no session worker takes its tasks."""
-    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-slow-tenant"
-    saved = app.conf.CELERY_TASK_DEFAULT_QUEUE  # the app reads Django's name first
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
-    yield queue
-    app.conf.CELERY_TASK_DEFAULT_QUEUE = saved
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    with queue_of_its_own(f"{settings.CELERY_TASK_DEFAULT_QUEUE}-slow-tenant") as queue:
+        yield queue
 
 
 def admin_of(name, make_org, make_member, client_for):
@@ -110,12 +99,12 @@ def test_a_slow_tenant_does_not_keep_another_tenants_sync_webhooks_or_beat_tasks
         b_integration, b_webhook = notes_integration(b_client, fast, "Fast"), webhook_integration(b_client)
 
         a_jobs = [start_sync(a_client, integration)["sync_job_id"] for integration in a_integrations]
-        wait_until(lambda: a_running(a_jobs), 60, "a run of A")
+        wait_until(lambda: a_running(a_jobs), "a run of A", 60)
         began = time.monotonic()
         b_job = start_sync(b_client, b_integration)["sync_job_id"]
         webhook_statuses = send_webhooks(hub, b_webhook, WEBHOOKS)
         webhooks_seconds = time.monotonic() - began
-        b_done = wait_for_job(b_client, b_integration, b_job, timeout=120)
+        b_done = job_ended(b_client, b_integration, b_job, timeout=120)
         b_seconds = time.monotonic() - began
         assert a_running(a_jobs), "A's runs ended before B's: the test proves nothing, make A slower"
         assert b_done["status"] == "completed", b_done
@@ -134,7 +123,7 @@ def test_a_slow_tenant_does_not_keep_another_tenants_sync_webhooks_or_beat_tasks
         )
 
         wait_until(lambda: SyncJob.objects.filter(id__in=a_jobs, status=JobStatus.COMPLETED).count() == len(a_jobs),
-                   60 + 10 * SLOW_INTEGRATIONS * SLOW_PAGES * SLOW_PAGE_DELAY, "A's runs")  # fmt: skip
+                   "A's runs", 60 + 10 * SLOW_INTEGRATIONS * SLOW_PAGES * SLOW_PAGE_DELAY)  # fmt: skip
         default_log, runs_log = default_worker.log(), runs_worker.log()
 
     b_job_row = SyncJob.objects.get(id=b_job)

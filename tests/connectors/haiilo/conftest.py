@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.fakes.haiilo import FakeHaiilo
+from tests.waiting import sync_ended
 
 BASE = "/api/v1/integrations/"
 
@@ -28,16 +28,7 @@ def create_integration(client, haiilo: FakeHaiilo, **config) -> str:
 
 def run_sync(client, integration_id: str, timeout: float = 90) -> dict:
     """Trigger a sync through the API and wait for the worker to finish it; the job with its log."""
-    started = client.post(f"{BASE}{integration_id}/sync")
-    assert started.status_code == 202, started.content
-    job_id = started.json()["sync_job_id"]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"{BASE}{integration_id}/history/{job_id}").json()
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
+    return sync_ended(client, integration_id, timeout)
 
 
 def start_ids(paths: list[str], fragment: str) -> list[int]:
