@@ -23,7 +23,8 @@ WARNING_CHARS = 500
 
 
 class LeanIXRunFailed(UpstreamError):
-    """LeanIX reported the run FAILED or STOPPED, or it did not finish in time: not worth a retry."""
+    """LeanIX reported the run FAILED or STOPPED, it did not finish in time, or its status could not be read
+    once it had started: not worth a retry of the job, which would start another run."""
 
     retryable = False
 
@@ -92,7 +93,13 @@ def poll_until_terminal(
     wait = float(settings.POLL_FIRST_SECONDS.get())
     longest = float(settings.POLL_MAX_SECONDS.get())
     while True:
-        status = client.run_status(run_id)
+        try:
+            status = client.run_status(run_id)
+        except UpstreamError as exc:
+            # LeanIX did not tell how the run goes, even after the client's retries: the run is stopped and
+            # the job fails, since a retry of the job would start another run of the same content.
+            run_stop_quietly(client, run_id)
+            raise LeanIXRunFailed(f"{exc.message} LeanIX's {what} run {run_id} was stopped.") from exc
         if status["status"] in TERMINAL_STATUSES:
             return status
         if cancelled():

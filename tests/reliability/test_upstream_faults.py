@@ -154,6 +154,9 @@ ROWS = [
     *failing_rows("leena", LEENA_ARTICLES, "/api/integration/articles/sync/", "POST", after=0),
     *transient_rows("leanix", LEANIX_STATUS),
     *failing_rows("leanix", LEANIX_STATUS, "/synchronizationRuns/"),
+    # The push's inbound run is polled as the pull's outbound one is.
+    *transient_rows("leanix-push", LEANIX_STATUS),
+    *failing_rows("leanix-push", LEANIX_STATUS, "/synchronizationRuns/"),
 ]
 
 

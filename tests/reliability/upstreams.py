@@ -39,6 +39,15 @@ def live_titles(integration_id: str) -> dict[str, str]:
     return {entry.external_id: entry.title for entry in entries}
 
 
+def notes_source_filled(client) -> str:
+    """A notes integration whose knowledge base holds ENTRIES pages (its upstream is never asked)."""
+    config = {"base_url": "http://127.0.0.1:9", "api_key": "notes-key"}
+    source = create(client, {"type": "notes", "name": "Handbook", "config": config})
+    records = [Record(external_id=f"doc{n}", title=f"Page {n}", content=f"Text {n}") for n in range(ENTRIES)]
+    entries_upsert(integration=Integration.objects.get(pk=source), records=records)
+    return source
+
+
 @dataclass
 class Upstream:
     """One connector's side of a row. `proxies` are the module's, by name."""
@@ -185,10 +194,7 @@ class Leena(Upstream):
             yield self
 
     def integration(self, client) -> str:
-        config = {"base_url": "http://127.0.0.1:9", "api_key": "notes-key"}
-        self.source = create(client, {"type": "notes", "name": "Handbook", "config": config})
-        records = [Record(external_id=f"doc{n}", title=f"Page {n}", content=f"Text {n}") for n in range(ENTRIES)]
-        entries_upsert(integration=Integration.objects.get(pk=self.source), records=records)
+        self.source = notes_source_filled(client)
         url = self.proxies["leena"].url
         config = self.fake.config(sources=self.source, api_base_url=url, auth_url=url)
         return create(client, {"type": "leena", "name": "Leena", "config": config})
@@ -240,10 +246,33 @@ class LeanIX(Upstream):
         return self.fake.workspace.token_requests
 
 
+class LeanIXPush(LeanIX):
+    """`to_leanix`: a notes source's knowledge base filled first, the run sends it in one inbound run;
+    the fact sheets that run created (by external id) are what LeanIX ends with."""
+
+    def integration(self, client) -> str:
+        self.source = notes_source_filled(client)
+        config = self.fake.config(host=self.proxies["leanix"].url, direction="to_leanix", sources=self.source)
+        return create(client, {"type": "leanix", "name": "LeanIX", "config": config})
+
+    def expected(self) -> dict[str, str]:
+        return {entry.title: entry.title for entry in KnowledgeEntry.objects.filter(integration_id=self.source)}
+
+    def actual(self, integration_id: str) -> dict[str, str]:
+        sheets = [sheet for sheet in self.fake.workspace.fact_sheets.values() if sheet.external_id is not None]
+        names = [sheet.name for sheet in sheets if sheet.status == "ACTIVE"]
+        assert len(names) == len(set(names)), f"a fact sheet written twice: {names}"
+        # One job, one inbound run: a retry of the job must not send the batch again in a run of its own.
+        runs = [run for run in self.fake.workspace.runs.values() if run.ldif["processingDirection"] == "inbound"]
+        assert len([run for run in runs if run.started_at is not None]) <= 1, f"runs started: {len(runs)}"
+        return {name: name for name in names}
+
+
 UPSTREAMS: dict[str, type[Upstream]] = {
     "haiilo": Haiilo,
     "confluence": Confluence,
     "confluence-oauth": ConfluenceOAuth,
     "leena": Leena,
     "leanix": LeanIX,
+    "leanix-push": LeanIXPush,
 }

@@ -57,6 +57,19 @@ def test_a_failed_run_raises_with_its_error_warnings_else_its_description(leanix
     assert "FAILED: Attribute 'foo' does not exist" in failed.value.message and not failed.value.retryable
 
 
+def test_a_run_whose_status_cannot_be_read_is_stopped_and_fails_without_a_retry(leanix):
+    """A retry of the job would start a second run of the same content while this one goes on."""
+    leanix.workspace.never_finish = True
+    leanix.workspace.answer_statuses = [None, None, 503, 503]  # create and start pass; each status attempt: 503
+    ldif = (b'{"connectorType":"tributary","connectorId":"tributary-knowledge-entries","connectorVersion":"1.0.0",'
+            b'"lxVersion":"1.0.0","processingDirection":"inbound","content":[]}')  # fmt: skip
+    with client_for(leanix) as client, pytest.raises(LeanIXRunFailed) as failed:
+        run_to_the_end(client, ldif, what="inbound")
+    [run_id] = leanix.workspace.runs
+    assert "503" in failed.value.message and "/status" in failed.value.message and not failed.value.retryable
+    assert leanix.workspace.stops == [run_id] and leanix.workspace.runs[run_id].status == "STOPPED"
+
+
 def test_a_wrong_api_token_is_refused_at_the_token_endpoint(leanix):
     with client_for(leanix, token="not-the-token") as client, pytest.raises(CredentialInvalid):
         client.token()
