@@ -13,7 +13,6 @@ matrix runs in a few minutes.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,7 +24,8 @@ from integrations.models import SyncJob
 from tests.fakes.confluence import CLIENT_ID as CONFLUENCE_CLIENT_ID
 from tests.fakes.confluence import CLIENT_SECRET as CONFLUENCE_CLIENT_SECRET
 from tests.fakes.faults import FOREVER, FaultProxy, Rule
-from tests.reliability.upstreams import BASE, UPSTREAMS, Upstream
+from tests.reliability.upstreams import UPSTREAMS, Upstream
+from tests.waiting import sync_ended
 from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -160,22 +160,6 @@ ROWS = [
 ]
 
 
-def wait_for_job(client, integration_id: str, job_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"{BASE}{integration_id}/history/{job_id}").json()
-        if job["status"] in ("completed", "failed"):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s")
-
-
-def sync(client, integration_id: str) -> dict:
-    response = client.post(f"{BASE}{integration_id}/sync")
-    assert response.status_code == 202, response.content
-    return wait_for_job(client, integration_id, response.json()["sync_job_id"])
-
-
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
 def test_a_fault_ends_in_a_finished_job_with_nothing_lost_doubled_or_leaked(
     row: Row, fault_worker, proxies, admin_client
@@ -185,7 +169,7 @@ def test_a_fault_ends_in_a_finished_job_with_nothing_lost_doubled_or_leaked(
         integration_id = upstream.integration(admin_client)
         tokens_before = upstream.token_requests()
         proxies[upstream.proxy_names[0]].state.rules = [row.rule]
-        job = sync(admin_client, integration_id)
+        job = sync_ended(admin_client, integration_id, timeout=120)
         assert row.rule.fault in proxies[upstream.proxy_names[0]].state.faults_answered(), "the fault never fired"
         assert not SyncJob.objects.filter(integration_id=integration_id, status__in=["pending", "running"]).exists()
         expected, actual = upstream.expected(), upstream.actual(integration_id)
