@@ -10,7 +10,7 @@ from django.conf import settings
 
 from connectors.base import OAuthGrant
 from connectors.capabilities import OAuthPopup
-from connectors.errors import CredentialExpired, UpstreamError, UpstreamRejected
+from connectors.errors import CredentialExpired, UpstreamError
 from connectors.http import UpstreamHttpClient
 
 
@@ -74,14 +74,11 @@ class OAuth2AuthorizationCode(OAuthPopup):
         provider = self._provider()
         body = {**grant, "client_id": provider["client_id"], "client_secret": provider["client_secret"]}
         payload = {"json": body} if self.token_request_as_json else {"data": body}
-        with UpstreamHttpClient(base_url=provider["token_url"], max_attempts=2) as client:
+        # Named after the provider, so a failure says whose token endpoint (step and status follow).
+        upstream = f"{self.provider or 'OAuth'} token endpoint"
+        with UpstreamHttpClient(base_url=provider["token_url"], upstream=upstream, max_attempts=2) as client:
             response = client.post(provider["token_url"], headers={"Accept": "application/json"}, **payload)
-        try:
-            tokens = response.json()
-        except ValueError:
-            raise UpstreamRejected(
-                "The token endpoint answered with something other than JSON.", status_code=response.status_code
-            ) from None
+            tokens = client.json_of(response)  # MalformedResponse for an HTML page or a body that is not JSON
         if (
             not isinstance(tokens, dict)
             or not isinstance(tokens.get("access_token"), str)

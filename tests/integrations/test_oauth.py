@@ -185,7 +185,12 @@ def test_the_state_is_sealed_with_its_own_key_not_the_field_encryption_key(admin
 
 @pytest.mark.parametrize(
     "reply",
-    [None, (502, "text/html", b"<html>Bad gateway</html>"), (503, "text/plain", b"down for maintenance")],
+    [
+        None,
+        (502, "text/html", b"<html>Bad gateway</html>"),
+        (503, "text/plain", b"down for maintenance"),
+        (200, "text/html", b"<html>Sign in to continue</html>"),  # a login page where JSON was expected
+    ],
 )
 def test_token_endpoint_failure_is_an_error_page_not_a_500(admin_client, org, provider, client, reply):
     provider.state.token_fails = reply is None
