@@ -17,7 +17,8 @@ from integrations.runs.push import push_run
 from integrations.services import connector_for
 from tests.fakes.notes import NotesServer
 from tests.fakes.shelf import ShelfServer
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -42,7 +43,7 @@ def shelf_body(shelf: ShelfServer, *, sources: str = "", batch_size: int = 50, k
 
 def run(client, integration_id: str) -> dict:
     """Run the integration through the worker; the finished job with its log."""
-    job = wait_for_job(client, integration_id, start_sync(client, integration_id)["sync_job_id"])
+    job = job_ended(client, integration_id, start_sync(client, integration_id)["sync_job_id"])
     assert job["status"] == "completed", job
     return client.get(f"{BASE}{integration_id}/history/{job['id']}").json()
 
@@ -279,7 +280,7 @@ def test_a_destination_that_fails_runs_with_failures_fails_the_job_naming_each_a
     body = shelf_body(shelf, batch_size=3)
     body["config"]["strict"] = True
     destination = create(admin_client, body)
-    job = wait_for_job(admin_client, destination, start_sync(admin_client, destination)["sync_job_id"])
+    job = job_ended(admin_client, destination, start_sync(admin_client, destination)["sync_job_id"])
     assert job["status"] == "failed"
     assert job["error_message"] == (
         "2 entries failed: n2: The shelf refused it: too short; n7: The shelf refused it: duplicate."

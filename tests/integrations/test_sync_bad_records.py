@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 
 from integrations.models import Integration, KnowledgeEntry
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -40,7 +41,7 @@ def test_a_record_the_database_refuses_fails_alone_and_the_cursor_moves_on(
     notes.upstream.put("n1", "Note 1", "first")
     notes.upstream.put(poison_id, "Poison", "refused by the database")
     notes.upstream.put("n2", "Note 2", "second")
-    job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "completed", job
     assert job["progress"]["records_failed"] == 1
     assert job["records_imported"] == 2 and job["records_synced"] == 3
@@ -54,7 +55,7 @@ def test_a_record_the_database_refuses_fails_alone_and_the_cursor_moves_on(
 
     # The next sync starts after the bad record: it neither fetches it again nor fails.
     notes.upstream.put("n3", "Note 3", "third")
-    second = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    second = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert second["status"] == "completed", second
     assert (second["records_synced"], second["progress"]["records_failed"]) == (1, 0)
     assert set(KnowledgeEntry.objects.values_list("external_id", flat=True)) == {"n1", "n2", "n3"}
@@ -72,7 +73,7 @@ def test_hostile_values_from_an_upstream_are_cleaned_or_refused_and_never_fail_t
     )
     notes.upstream.put("bad-id-\udfff", "Refused", "an id that is not Unicode")
     notes.upstream.put("fine", "Fine", "fine")
-    job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+    job = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "completed", job
     assert (job["records_imported"], job["progress"]["records_failed"]) == (2, 1)
     detail = admin_client.get(f"{BASE}{notes_integration}/history/{job['id']}").json()

@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
 from tests.integrations.test_sync_worker_loss import own_queue  # noqa: F401 (a fixture)
+from tests.waiting import job_ended
 from tests.worker_process import ROOT, WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -34,7 +35,7 @@ def test_a_sync_past_its_soft_time_limit_fails_saying_so_and_the_integration_sho
         "CELERY_TASK_DEFAULT_QUEUE": own_queue,
     }
     with WorkerProcess.started(extra_env=limits, pool="prefork") as worker:
-        job = wait_for_job(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
+        job = job_ended(admin_client, notes_integration, start_sync(admin_client, notes_integration)["sync_job_id"])
     assert job["status"] == "failed", job
     assert job["error_message"] == "The sync ran past its time limit and was stopped."
     assert 0 < job["progress"]["records_synced"] < 40  # stopped part way, what it had written kept

@@ -4,7 +4,8 @@ import pytest
 
 from integrations.models import Integration, KnowledgeEntry
 from tests.fakes.confluence_fixtures import seed_spaces
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -18,7 +19,7 @@ def wiki(admin_client, atlassian, basic_config) -> str:
 
 
 def sync(client, integration_id: str) -> dict:
-    return wait_for_job(client, integration_id, start_sync(client, integration_id)["sync_job_id"])
+    return job_ended(client, integration_id, start_sync(client, integration_id)["sync_job_id"])
 
 
 def test_full_then_incremental_sync_updates_changed_pages_and_tombstones_gone_ones(

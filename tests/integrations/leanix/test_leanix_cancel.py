@@ -8,7 +8,8 @@ import pytest
 
 from tests.integrations.leanix.conftest import RUN_TIMEOUT_SECONDS
 from tests.integrations.leanix.test_leanix_sync import leanix_integration
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -37,7 +38,7 @@ def test_cancelling_a_leanix_sync_stops_its_run_upstream_before_the_timeout_woul
     run = running_run(leanix)
     assert admin_client.post(f"{BASE}{integration}/sync/cancel").status_code == 202
     assert stopped(run, before=run.started_at + RUN_TIMEOUT_SECONDS)  # the cancel, not the timeout
-    job = wait_for_job(admin_client, integration, job_id)
+    job = job_ended(admin_client, integration, job_id)
     assert job["status"] == "failed" and job["error_message"].startswith("Cancelled by ")
 
 

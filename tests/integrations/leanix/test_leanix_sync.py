@@ -12,7 +12,8 @@ import pytest
 from integrations.models import Integration, KnowledgeEntry, PushLedgerEntry
 from tests.fakes.notes import NotesServer
 from tests.integrations.leanix.conftest import RUN_TIMEOUT_SECONDS
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 BASE = "/api/v1/integrations/"
@@ -29,7 +30,7 @@ def leanix_integration(client, leanix, **config) -> str:
 
 
 def run(client, integration_id: str, status: str = "completed") -> dict:
-    job = wait_for_job(client, integration_id, start_sync(client, integration_id)["sync_job_id"], timeout=90)
+    job = job_ended(client, integration_id, start_sync(client, integration_id)["sync_job_id"], timeout=90)
     assert job["status"] == status, job
     return client.get(f"{BASE}{integration_id}/history/{job['id']}").json()
 

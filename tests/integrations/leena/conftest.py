@@ -10,7 +10,8 @@ from connectors.base import Record
 from integrations.knowledge import entries_upsert
 from integrations.models import Integration
 from tests.fakes.leena import FakeLeena
-from tests.integrations.test_sync_jobs import start_sync, wait_for_job
+from tests.integrations.test_sync_jobs import start_sync
+from tests.waiting import job_ended
 
 BASE = "/api/v1/integrations/"
 
@@ -47,7 +48,7 @@ def destination(client, leena: FakeLeena, source: str, **config) -> str:
 
 def run(client, integration_id: str, status: str = "completed") -> dict:
     """Run the integration through the worker; the finished job with its log."""
-    job = wait_for_job(client, integration_id, start_sync(client, integration_id)["sync_job_id"], timeout=90)
+    job = job_ended(client, integration_id, start_sync(client, integration_id)["sync_job_id"], timeout=90)
     assert job["status"] == status, job
     return client.get(f"{BASE}{integration_id}/history/{job['id']}").json()
 
