@@ -152,11 +152,13 @@ def test_a_job_heartbeats_while_the_http_layer_waits_out_a_retry_after(scripted,
 @pytest.fixture
 def unreachable_broker():
     """The app's producer pointed at a port nothing listens on, as when Redis is down."""
-    saved = app.conf.broker_write_url
-    app.conf.broker_write_url = "redis://127.0.0.1:9/0"
+    # The embedded broker names its transport (hub.broker), which would win over the URL's scheme; the
+    # app reads Django's name of the setting first.
+    saved = app.conf.broker_write_url, app.conf.get("CELERY_BROKER_TRANSPORT")
+    app.conf.broker_write_url, app.conf.CELERY_BROKER_TRANSPORT = "redis://127.0.0.1:9/0", None
     app._pool, app.amqp._producer_pool = None, None
     yield
-    app.conf.broker_write_url = saved
+    app.conf.broker_write_url, app.conf.CELERY_BROKER_TRANSPORT = saved
     app._pool, app.amqp._producer_pool = None, None
 
 
