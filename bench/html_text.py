@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench.html_text_candidates import CANDIDATES  # noqa: E402
 
 BASELINE = "lxml (today)"
+NEW = "selectolax (lexbor), new"
 TEXT_FIELDS = ("textContent", "description")
 
 
@@ -31,21 +32,24 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def haiilo_bodies(events: int) -> list[list[str]]:
-    """Per event, the strings the Haiilo mapping hands to html_to_text (every language)."""
-    from tests.fakes.haiilo import HaiiloTenant, render_generated
+def haiilo_events(events: int) -> list[tuple[str, dict]]:
+    """(entity type, event as served) of the Haiilo bench's generated tenant."""
+    from tests.fakes.haiilo import HaiiloTenant
 
     tenant = HaiiloTenant()
     tenant.generate(events)
+    return [(event.entity_type, tenant._event_body(event)) for stream in tenant.events.values() for event in stream]
+
+
+def haiilo_bodies(served: list[tuple[str, dict]]) -> list[list[str]]:
+    """Per event, the strings the Haiilo mapping hands to html_to_text (every language)."""
     per_event = []
-    for stream in tenant.events.values():
-        for event in stream:
-            state = render_generated(event)
-            bodies = [v for f in TEXT_FIELDS if isinstance(v := state.get(f), str)]
-            bodies += [v for f in TEXT_FIELDS if isinstance(state.get(f), dict) for v in state[f].values()]
-            if isinstance(message := (state.get("data") or {}).get("message"), str):
-                bodies.append(message)
-            per_event.append(bodies)
+    for _, state in served:
+        bodies = [v for f in TEXT_FIELDS if isinstance(v := state.get(f), str)]
+        bodies += [v for f in TEXT_FIELDS if isinstance(state.get(f), dict) for v in state[f].values()]
+        if isinstance(message := (state.get("data") or {}).get("message"), str):
+            bodies.append(message)
+        per_event.append(bodies)
     return per_event
 
 
@@ -87,6 +91,21 @@ def test_markup() -> list[str]:
     return cases + captured
 
 
+def mapping_seconds(served: list[tuple[str, dict]], convert) -> float:
+    """The Haiilo connector's whole mapping (record_from_event) of every event, with `convert` as its
+    HTML-to-text: the mapping alone, no fetch or write."""
+    from connectors.haiilo import mapping
+
+    original, mapping.html_to_text = mapping.html_to_text, convert
+    try:
+        started = time.perf_counter()
+        for entity_type, event in served:
+            mapping.record_from_event(entity_type, event, "https://haiilo.example")
+        return time.perf_counter() - started
+    finally:
+        mapping.html_to_text = original
+
+
 def timed(convert, documents: list[str]) -> float:
     started = time.perf_counter()
     for markup in documents:
@@ -96,7 +115,8 @@ def timed(convert, documents: list[str]) -> float:
 
 def main() -> None:
     args = arguments()
-    per_event = haiilo_bodies(args.events)
+    served = haiilo_events(args.events)
+    per_event = haiilo_bodies(served)
     corpora = {
         "haiilo": [body for bodies in per_event for body in bodies],
         "confluence": confluence_html(args.pages),
@@ -128,6 +148,15 @@ def main() -> None:
             f"{name:28} {sizes['haiilo'] / haiilo:>14,.0f} {len(per_event) / haiilo:>10,.0f}"
             f" {sizes['confluence'] / confluence:>14,.0f} {ratio:>7.2f} {differ:>7}"
         )
+    mapped = {name: [] for name in (BASELINE, NEW)}
+    for round_ in range(args.rounds):
+        for name in mapped if round_ % 2 == 0 else reversed(mapped):
+            mapped[name].append(mapping_seconds(served, converters[name]))
+    rates = {name: len(served) / statistics.median(times) for name, times in mapped.items()}
+    print(
+        f"Haiilo mapping alone (record_from_event), events/s: {rates[BASELINE]:,.0f} with {BASELINE},"
+        f" {rates[NEW]:,.0f} with {NEW} ({rates[NEW] / rates[BASELINE]:.2f}x)"
+    )
     for name, reason in not_run.items():
         print(f"{name:28} not run: {reason}")
     print(f"differ: texts unlike today's, of {sum(sizes.values())} documents; x lxml: on both corpora together")

@@ -2,7 +2,7 @@
 
 selectolax's lexbor parser does the parsing and its C text serialisation the walk; the layout
 (line breaks around blocks, " | " between cells) is marked in the markup before parsing, so no
-Python code runs per element. About 1.6x faster than the lxml version on the sync benches'
+Python code runs per element. About 1.4x faster than the lxml version on the sync benches'
 corpus (bench/html_text.py).
 """
 
@@ -25,9 +25,11 @@ CELL_TAGS = ("td", "th")
 # out before the table). "\n" is kept as the line break; "\f" (form feed, otherwise folded to a space)
 # stands for a cell boundary.
 _CELL_MARK = "\f"
-_BLOCK_TAG_OPEN = re.compile(r"<(?=/?(?:%s)[\s/>])" % "|".join(sorted((*BLOCK_TAGS, "br"), key=len, reverse=True)))
+_FORM_FEED = re.compile(r"\f|&#0*12;|&#[xX]0*[cC];")
+_BLOCK_NAMES = "|".join(sorted((*BLOCK_TAGS, "br"), key=len, reverse=True))  # longest first: "h1" before "hr"
+_BLOCK_TAG_OPEN = re.compile(rf"<(?=/?(?:{_BLOCK_NAMES})[\s/>])")
 _CELL_TAG_OPEN = re.compile(r"<(?=t[dh][\s/>])")
-_DROPPED_TAG_OPEN = re.compile(r"<(?:%s)[\s/>]" % "|".join(DROPPED_TAGS))
+_DROPPED_TAG_OPEN = re.compile(rf"<(?:{'|'.join(DROPPED_TAGS)})[\s/>]")
 # A tag name with a capital letter: then all are lowered, so the case-sensitive (three times as fast)
 # markers find them.
 _CAPITAL_TAG = re.compile(r"</?[a-z0-9:-]*[A-Z]")
@@ -48,16 +50,17 @@ def html_to_text(markup: str | None) -> str:
         return ""
     if not _MARKUP_HINT.search(markup):
         return _fold(markup)
-    tree = LexborHTMLParser(_marked(markup))
-    if _DROPPED_TAG_OPEN.search(markup) or "<!" in markup:  # strip only what is there (comments never reach text())
+    markup = _marked(markup)
+    tree = LexborHTMLParser(markup)
+    if _DROPPED_TAG_OPEN.search(markup):  # only when there is one (comments never reach text())
         tree.strip_tags(DROPPED_TAGS, recursive=True)
     return _fold(tree.text().replace(_CELL_MARK, " | "))
 
 
 def _marked(markup: str) -> str:
     """The markup with "\\n" before every block tag (opening and closing) and <br>, "\\f" before every cell."""
-    if _CELL_MARK in markup:
-        markup = markup.replace(_CELL_MARK, " ")
+    if _CELL_MARK in markup or "&#" in markup:  # a form feed of the source is a space, not a cell
+        markup = _FORM_FEED.sub(" ", markup)
     if _CAPITAL_TAG.search(markup):
         markup = _TAG_NAME.sub(lambda name: name.group(0).lower(), markup)
     markup = _BLOCK_TAG_OPEN.sub("\n<", markup)
