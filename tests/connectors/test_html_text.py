@@ -33,3 +33,24 @@ def test_namespaced_confluence_macros_keep_their_text_by_local_name():
         "</ac:rich-text-body></ac:structured-macro>"
     )
     assert html_to_text(markup) == "Note this"
+
+
+# The layout is marked in the markup before parsing (connectors/html_text.py): these pin the cases that
+# marking could get wrong, with the text the lxml version gave for each.
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        ("<P>One</P><DIV>Two</DIV><Script>x()</Script>", "One\nTwo"),
+        ("<table><tr><td>a<td>b<tr><th>c</table>", "a | b\nc"),
+        ("<p>x<table><tr><td>1</td><td>2</td></tr></table>y</p>", "x\n1 | 2\ny"),
+        ("<table>stray<tr><td>a</td></tr></table>", "stray\na"),
+        ("form\ffeed <b>and</b> &#12;entity&#x0C;", "form feed and entity"),
+        ('<!-- <p>c</p> --><a title="<p>t</p>">link</a> <tdx>custom</tdx>', "link custom"),
+        ("a<br/>b<BR>c", "a\nb\nc"),
+        ("<pre>line1\n  line2</pre>", "line1\nline2"),
+        ("<html><head><title>T</title></head><body><p>B</p><svg><text>no</text></svg></body></html>", "B"),
+        ("text &nbsp;&nbsp; spaced\u00a0out", "text spaced out"),
+    ],
+)
+def test_layout_marks_survive_case_tables_comments_and_form_feeds(markup, text):
+    assert html_to_text(markup) == text
