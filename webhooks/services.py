@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import cachetools
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -308,10 +309,21 @@ def _entry_and_delivery_insert(integration: Integration, record: Record, deliver
         for name, value in (("integration", integration.pk), ("idempotency_key", delivery_key),
                             ("created_at", timezone.now()))
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with _prepared_statement_cursor() as cursor:
         cursor.execute(_entry_and_delivery_sql(), [*entry_row_params(integration, record), *delivery_params])
         row = cursor.fetchone()
     return None if row is None else WebhookDelivery._meta.get_field("entry").to_python(row[0])
+
+
+def _prepared_statement_cursor():
+    """A cursor that binds parameters on the server, so psycopg prepares this statement once per
+    connection (after `prepare_threshold` uses) and PostgreSQL stops parsing and planning the CTE on
+    every delivery. Django's own cursors interpolate on the client (`server_side_binding` is off).
+    Wrapped as Django wraps its own, so errors are Django's and queries are logged alike."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    return connection._prepare_cursor(raw)
 
 
 @functools.cache
