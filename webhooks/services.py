@@ -315,14 +315,29 @@ def _entry_and_delivery_insert(integration: Integration, record: Record, deliver
     return None if row is None else WebhookDelivery._meta.get_field("entry").to_python(row[0])
 
 
+_NEVER_AUTOMATICALLY = 2**31 - 1
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """Binds on the server and prepares what it runs: Django's cursors interpolate on the client
+    (`server_side_binding` off) and Django turns psycopg's automatic preparing off."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+
+
 def _prepared_statement_cursor():
-    """A cursor that binds parameters on the server, so psycopg prepares this statement once per
-    connection (after `prepare_threshold` uses) and PostgreSQL stops parsing and planning the CTE on
-    every delivery. Django's own cursors interpolate on the client (`server_side_binding` is off).
-    Wrapped as Django wraps its own, so errors are Django's and queries are logged alike."""
+    """A cursor that prepares the hot statement once per connection, so PostgreSQL stops parsing
+    and planning the CTE on every delivery (connections persist: CONN_MAX_AGE). Wrapped as Django
+    wraps its own cursors, so errors are Django's (IntegrityError) and queries are logged alike.
+    Behind a transaction-pooling pgbouncer prepared statements need its `max_prepared_statements`."""
     connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # None (Django's default) refuses even an explicit prepare; this high a threshold keeps
+        # psycopg from preparing anything else (Django's client-side cursors never prepare).
+        connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
     with connection.wrap_database_errors:
-        raw = psycopg.Cursor(connection.connection)
+        raw = _PreparingCursor(connection.connection)
     return connection._prepare_cursor(raw)
 
 
