@@ -29,8 +29,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
-NAIVE_RATIO_TARGET = 0.80
-P99_TARGET_MS = 150.0
+NAIVE_RATIO_TARGET = 0.90
+P99_TARGET_MS = 100.0
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,12 @@ import hashlib
 import logging
 import math
 import time
+import weakref
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
@@ -36,12 +38,41 @@ def parse_rate(rate: str) -> tuple[int, int]:
 def window_hit(key: str, *, limit: int, period: int, now: float) -> float | None:
     """Count one request under `key`; None when it is within `limit`, else the seconds to wait."""
     window = int(now // period)
-    current = _increment(f"{key}:{window}", timeout=2 * period)
-    previous = cache.get(f"{key}:{window - 1}", 0)
+    current, previous = _window_counts(f"{key}:{window}", f"{key}:{window - 1}", timeout=2 * period)
     elapsed = now - window * period
     if current + previous * (1 - elapsed / period) <= limit:
         return None
     return _wait(current=current, previous=previous, limit=limit, period=period, elapsed=elapsed)
+
+
+def _window_counts(current_key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+    """This window's count after one more hit, and the previous window's count (0 when absent)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]  # `cache` is a proxy to it, so ask for the backend itself
+    if isinstance(backend, RedisCache):
+        return _window_counts_redis(backend, current_key, previous_key, timeout=timeout)
+    return _increment(current_key, timeout=timeout), cache.get(previous_key, 0)
+
+
+# Django's RedisCache builds a new redis.Redis (and its table of ~160 response callbacks) for every
+# call, and its incr is EXISTS then INCRBY: 3 round trips and 2 clients per hit, about 0.9 ms, as
+# much as the webhook's whole database write. One client per cache connection and one pipelined
+# round trip instead; the counters stay the same cache keys, so either path reads the other's.
+_REDIS_CLIENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _window_counts_redis(backend: RedisCache, current_key: str, previous_key: str, *, timeout: int) -> tuple[int, int]:
+    redis_cache = backend._cache  # Django's RedisCacheClient: its pools, its server list
+    client = _REDIS_CLIENTS.get(redis_cache)
+    if client is None:
+        client = _REDIS_CLIENTS.setdefault(redis_cache, redis_cache.get_client(write=True))
+    current_key, previous_key = backend.make_and_validate_key(current_key), backend.make_and_validate_key(previous_key)
+    pipe = client.pipeline(transaction=False)
+    # The window's first hit creates the key with its timeout (as cache.add would), then counts.
+    pipe.set(current_key, 0, ex=timeout, nx=True)
+    pipe.incr(current_key)
+    pipe.get(previous_key)
+    _, current, previous = pipe.execute()
+    return int(current), int(previous) if previous is not None else 0
 
 
 def _increment(key: str, *, timeout: int) -> int:
