@@ -7,6 +7,7 @@ See bench/README.md for what the figures mean. Exits non-zero only when correctn
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -131,7 +132,7 @@ def baseline_child(spec: dict) -> None:
     create, copy_sql, merge = _statements()
     started = time.perf_counter()
     events = rows = 0
-    with raw_session(spec) as http, psycopg.connect(spec["database_url"]) as db:
+    with contextlib.closing(raw_session(spec)) as http, psycopg.connect(spec["database_url"]) as db:
         for entity_type in spec["types"]:
             for suffix, content in slice_pages(http, spec, entity_type):
                 if suffix:
@@ -167,7 +168,7 @@ def slices_and_mapping(spec: dict) -> dict:
 
     slices: dict[str, float] = {}
     fetched: list[tuple[str, dict]] = []
-    with raw_session(spec) as http:
+    with contextlib.closing(raw_session(spec)) as http:
         for entity_type in spec["types"]:
             started = time.perf_counter()
             for suffix, content in slice_pages(http, spec, entity_type):
@@ -197,7 +198,9 @@ def baseline_run(args, env, fake, organisation, integration, child: bool = True)
     if not child:
         return spec
     command = [sys.executable, __file__, "--baseline-child", json.dumps(spec)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"the raw-limit loop failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
