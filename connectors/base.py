@@ -135,7 +135,9 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Where the next pull may resume; persisted by the sync service when yielded."""
+    """Where the next pull may resume; persisted by the sync service when yielded.
+
+    From a slice of a SlicedPull, `state` is that slice's own part (see connectors.capabilities)."""
 
     state: dict[str, Any]
 

@@ -8,6 +8,8 @@ is each upstream's own (`token()`).
 
 from __future__ import annotations
 
+import threading
+
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +53,10 @@ class BearerTokenClient(ABC):
         self._token = token
         self._on_new_token = on_new_token
         self._clock = clock
+        # Slices of one pull share the client from several threads: one of them fetches a token, and
+        # the others, refused at the same moment, take that one instead of asking again.
+        self._token_lock = threading.Lock()
+        self._sent = threading.local()  # the token this thread's last request carried
 
     @abstractmethod
     def token(self) -> CachedToken:
@@ -65,15 +71,26 @@ class BearerTokenClient(ABC):
     def current_token(self) -> CachedToken:
         """The cached token, or a new one when there is none or it is about to expire."""
         token = self._token
-        if token is None or not token.usable(self._clock()):
-            token = self.token()
-        return token
+        if token is not None and token.usable(self._clock()):
+            return token
+        with self._token_lock:
+            token = self._token
+            if token is None or not token.usable(self._clock()):
+                token = self.token()
+            return token
 
     def _renew_token(self) -> dict[str, str]:
         # Called by the HTTP layer on a 401: the cached token was refused, whatever its age. The request
         # is then repeated once, and BearerFromCache puts the new token on it.
-        self.token()
+        with self._token_lock:
+            refused = getattr(self._sent, "access_token", None)
+            if self._token is None or self._token.access_token == refused:
+                self.token()
         return {}
+
+    def sent_with(self, token: CachedToken) -> CachedToken:
+        self._sent.access_token = token.access_token
+        return token
 
     def __enter__(self):
         return self
@@ -94,5 +111,6 @@ class BearerFromCache(httpx.Auth):
         self._client = client
 
     def auth_flow(self, request: httpx.Request):
-        request.headers["Authorization"] = f"Bearer {self._client.current_token().access_token}"
+        token = self._client.sent_with(self._client.current_token())
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
         yield request

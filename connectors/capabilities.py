@@ -9,13 +9,17 @@ cannot be instantiated (and the contract test names it).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from connectors.base import (
     ActionSpec,
+    Checkpoint,
     ConfigField,
     Connector,
     EntrySnapshot,
@@ -53,6 +57,61 @@ class PullSource(ABC):
 
     @abstractmethod
     def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]: ...
+
+
+@dataclass(frozen=True)
+class SlicePlan:
+    """The independent slices of one pull, as `SlicedPull.pull_slices` opens them.
+
+    `pull_slice(name, state)` yields one slice's items from its own saved state on; its Checkpoints
+    carry that slice's state alone. It is called from several threads at once, so it must not share
+    mutable state with other slices. `notes` (warnings, say) come before any slice; `finish`, called
+    once every slice has ended, gets the whole checkpoint and may yield more items (deletions that
+    only all slices together can prove) and a last whole Checkpoint."""
+
+    slices: tuple[str, ...]
+    pull_slice: Callable[[str, dict[str, Any]], Iterator[PullItem]]
+    notes: tuple[PullItem, ...] = ()
+    finish: Callable[[dict[str, Any]], Iterator[PullItem]] | None = None
+
+
+class SlicedPull(PullSource):
+    """A pull made of independent slices (Haiilo: entity types; Confluence: spaces), each with its own
+    checkpoint at `checkpoint[slices_key][name]`, which the run engine pulls concurrently."""
+
+    slices_key: ClassVar[str]
+
+    @abstractmethod
+    def pull_slices(self, checkpoint: dict[str, Any]) -> AbstractContextManager[SlicePlan]:
+        """The plan of a pull from `checkpoint`, its resources (an HTTP client) open until the exit."""
+
+    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+        """The slices one after another, each Checkpoint made whole: for callers without the engine."""
+        whole, states = slice_states(checkpoint, self.slices_key)
+        with self.pull_slices(whole) as plan:
+            yield from plan.notes
+            for name in plan.slices:
+                for item in plan.pull_slice(name, slice_state(states, name)):
+                    if isinstance(item, Checkpoint):
+                        states[name] = item.state
+                        item = Checkpoint(copy.deepcopy(whole))
+                    yield item
+            if plan.finish is not None:
+                yield from plan.finish(copy.deepcopy(whole))
+
+
+def slice_states(checkpoint: dict[str, Any], slices_key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A copy of the checkpoint and, in it, the slices' states (a stored value that is no mapping is
+    dropped: that slice starts over, as a new one would)."""
+    whole = copy.deepcopy(checkpoint)
+    if not isinstance(whole.get(slices_key), dict):
+        whole[slices_key] = {}
+    return whole, whole[slices_key]
+
+
+def slice_state(states: dict[str, Any], name: str) -> dict[str, Any]:
+    state = states.get(name)
+    return copy.deepcopy(state) if isinstance(state, dict) else {}
 
 
 class PushDestination(ABC):
@@ -157,7 +216,7 @@ class SignedCallbacks(ABC):
         """What a verified payload makes: nothing when it carries nothing to keep."""
 
 
-CAPABILITIES: tuple[type, ...] = (Probe, Preview, PullSource, PushDestination, OAuthPopup, Actions, SignedCallbacks)
+CAPABILITIES: tuple[type, ...] = (Probe, Preview, PullSource, SlicedPull, PushDestination, OAuthPopup, Actions, SignedCallbacks)
 
 
 def _class_of(connector: type[Connector] | Connector) -> type:

@@ -178,6 +178,9 @@ RUNS_QUEUE = env("RUNS_QUEUE", default="runs")
 CELERY_TASK_ROUTES = ("hub.queues.route_task",)
 # Jobs of one organisation RUNNING at once; a further one waits (pending) so others get runs slots.
 RUNS_PER_ORGANISATION_MAX = env.int("RUNS_PER_ORGANISATION_MAX", default=2)
+# Slices of one pull (Haiilo entity types, Confluence spaces) fetched and mapped at once, each in a thread
+# of the run's worker; entries are still written by the run's own thread (integrations/runs/slices.py).
+RUN_MAX_CONCURRENT_SLICES = env.int("RUN_MAX_CONCURRENT_SLICES", default=4)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

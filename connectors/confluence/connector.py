@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ from connectors.base import (
     ProbeResult,
     PullItem,
 )
-from connectors.capabilities import Preview, Probe, PullSource
+from connectors.capabilities import Preview, Probe, SlicedPull, SlicePlan
 from connectors.config import http_url_parts, validate_against_schema
 from connectors.confluence import settings as confluence_settings
 from connectors.confluence.actions import ConfluenceActions
@@ -58,7 +59,7 @@ def normalised_site_url(value: str) -> str:
     return value[: -len("/wiki")] if value.endswith("/wiki") else value
 
 
-class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource, ConfluenceActions):
+class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, SlicedPull, ConfluenceActions):
     info = ConnectorInfo(
         type="confluence",
         display_name="Confluence Cloud",
@@ -69,6 +70,7 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
         config_schema=CONFIG_SCHEMA,
     )
     probe_on_create = True
+    slices_key = "spaces"
     # Seams for tests and the benchmark: how the client waits between retries and how long at most.
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     retry_after_max: float = 60.0
@@ -170,7 +172,9 @@ class ConfluenceConnector(Connector, AtlassianOAuth, Probe, Preview, PullSource,
         summary = f"Found {'at least ' if capped else ''}{total} pages in {len(items)} spaces"
         return PreviewResult(summary=summary, items=items, estimated_entries=total)
 
-    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+    @contextlib.contextmanager
+    def pull_slices(self, checkpoint: dict[str, Any]) -> Iterator[SlicePlan]:
+        """One slice per space (PageSync); the slices share one client."""
         with self.client() as client:
             sync = PageSync(client, space_keys=space_keys(self.config), site_base=self.site_base(), state=checkpoint)
-            yield from sync.run()
+            yield sync.plan()

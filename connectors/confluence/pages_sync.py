@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from connectors.base import Checkpoint, Deletion, Found, PullItem, RecordFailure, Warning
+from connectors.capabilities import SlicePlan
 from connectors.confluence.client import ConfluenceClient
 from connectors.confluence.mapping import page_record, version_of
 from connectors.errors import UpstreamError
@@ -27,7 +28,11 @@ def _in_space(exc: UpstreamError, space: dict[str, Any]) -> UpstreamError:
 
 
 class PageSync:
-    """One pull over the selected spaces; `state` is the checkpoint it started from."""
+    """One pull over the selected spaces, one slice per space; `state` is the checkpoint it started from.
+
+    Slices run at once, so a page that moved from one space to another could be seen gone from the
+    first before the second brings it: a slice only notes what left its space (`gone` in its state)
+    and `finish`, once every slice has ended, deletes what no space holds any more."""
 
     def __init__(
         self, client: ConfluenceClient, *, space_keys: list[str], site_base: str, state: dict[str, Any]
@@ -35,36 +40,45 @@ class PageSync:
         self.client = client
         self.space_keys = space_keys
         self.site_base = site_base
-        self.known: dict[str, dict[str, Any]] = dict(state.get("spaces") or {})
+        self.known: dict[str, dict[str, Any]] = {
+            space_id: space for space_id, space in (state.get("spaces") or {}).items() if isinstance(space, dict)
+        }
 
-    def run(self) -> Iterator[PullItem]:
+    def plan(self) -> SlicePlan:
         spaces = list(self.client.spaces(keys=self.space_keys or None))
-        yield from self._missing_keys_warnings(spaces)
-        listings = {str(s["id"]): self._versions(s) for s in spaces if str(s["id"]) in self.known}
-        # A page may move between spaces: nothing listed or fetched in this run is pruned.
-        self.seen: set[str] = set().union(*listings.values()) if listings else set()
-        if len(listings) == len(spaces):
-            yield Found(sum(len(self._changed(space_id, listing)) for space_id, listing in listings.items()))
-        # Spaces synced for the first time go first, so a page moved into one is seen before pruning.
-        for space in sorted(spaces, key=lambda s: str(s["id"]) in listings):
-            space_id = str(space["id"])
-            try:
-                if space_id in listings:
-                    yield from self._space_incremental(space, listings[space_id])
-                else:
-                    yield from self._space_full(space)
-            except UpstreamError as exc:
-                raise _in_space(exc, space) from exc
-            yield Checkpoint({"spaces": dict(self.known)})
-        current_ids = {str(space["id"]) for space in spaces}
-        gone = [space_id for space_id in self.known if space_id not in current_ids]
-        for space_id in gone:
+        self.spaces = {str(space["id"]): space for space in spaces}
+        return SlicePlan(
+            slices=tuple(self.spaces),
+            pull_slice=self.space_pull,
+            notes=tuple(self._missing_keys_warnings(spaces)),
+            finish=self.finish,
+        )
+
+    def space_pull(self, space_id: str, state: dict[str, Any]) -> Iterator[PullItem]:
+        """One space: all its pages the first time, then versions and changed bodies; its state at the end."""
+        space = self.spaces[space_id]
+        try:
+            if state.get("pages") is not None:
+                yield from self._space_incremental(space, state)
+            else:
+                yield from self._space_full(space, state)
+        except UpstreamError as exc:
+            raise _in_space(exc, space) from exc
+
+    def finish(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
+        """Delete the pages that left their space (or whose space is gone) and that no space holds now."""
+        spaces = {key: dict(value) for key, value in (checkpoint.get("spaces") or {}).items() if isinstance(value, dict)}
+        gone: set[str] = set()
+        for space_id in [space_id for space_id in spaces if space_id not in self.spaces]:
             # The space is gone, unreadable, or no longer selected: its pages go too.
-            for page_id in self.known.pop(space_id).get("pages", {}):
-                if page_id not in self.seen:
-                    yield Deletion(external_id=page_id)
-        if gone:
-            yield Checkpoint({"spaces": dict(self.known)})
+            left = spaces.pop(space_id)
+            gone.update(left.get("pages") or {}, left.get("gone") or ())
+        for space in spaces.values():
+            gone.update(space.pop("gone", None) or ())
+        held = set().union(*(space.get("pages") or {} for space in spaces.values())) if spaces else set()
+        for page_id in sorted(gone - held):
+            yield Deletion(external_id=page_id)
+        yield Checkpoint({**checkpoint, "spaces": spaces})
 
     def _missing_keys_warnings(self, spaces: list[dict[str, Any]]) -> Iterator[Warning]:
         found = {space.get("key") for space in spaces}
@@ -72,39 +86,31 @@ class PageSync:
             if key not in found:
                 yield Warning(f"Confluence space {key} was not found or these credentials cannot read it.")
 
-    def _versions(self, space: dict[str, Any]) -> dict[str, int]:
-        try:
-            return {str(page["id"]): version_of(page) for page, _ in self.client.space_pages(str(space["id"]))}
-        except UpstreamError as exc:
-            raise _in_space(exc, space) from exc
-
-    def _changed(self, space_id: str, listing: dict[str, int]) -> list[str]:
-        stored = self.known.get(space_id, {}).get("pages", {})
-        return [page_id for page_id, version in listing.items() if stored.get(page_id) != version]
-
-    def _space_full(self, space: dict[str, Any]) -> Iterator[PullItem]:
+    def _space_full(self, space: dict[str, Any], state: dict[str, Any]) -> Iterator[PullItem]:
         versions: dict[str, int] = {}
         for page, body in self.client.space_pages(str(space["id"]), body_format="storage"):
             item = self._record(page, space, body)
             if not isinstance(item, RecordFailure):
                 versions[str(page["id"])] = version_of(page)
-            self.seen.add(str(page["id"]))
             yield item
-        self.known[str(space["id"])] = {"key": space.get("key"), "pages": versions}
+        yield Checkpoint({"key": space.get("key"), "pages": versions, "gone": list(state.get("gone") or ())})
 
-    def _space_incremental(self, space: dict[str, Any], listing: dict[str, int]) -> Iterator[PullItem]:
-        space_id = str(space["id"])
-        stored: dict[str, int] = dict(self.known[space_id].get("pages", {}))
-        for page_id in [page_id for page_id in stored if page_id not in listing]:
-            stored.pop(page_id)  # trashed, deleted, archived or moved away
-            if page_id not in self.seen:
-                yield Deletion(external_id=page_id)
-        for page, body in self.client.pages_by_id(self._changed(space_id, listing)):
+    def _space_incremental(self, space: dict[str, Any], state: dict[str, Any]) -> Iterator[PullItem]:
+        listing = {str(page["id"]): version_of(page) for page, _ in self.client.space_pages(str(space["id"]))}
+        stored: dict[str, int] = dict(state.get("pages") or {})
+        changed = [page_id for page_id, version in listing.items() if stored.get(page_id) != version]
+        yield Found(len(changed))
+        # Trashed, deleted, archived or moved away: `finish` deletes it unless another space has it.
+        left = [page_id for page_id in stored if page_id not in listing]
+        for page_id in left:
+            stored.pop(page_id)
+        gone = sorted({*(state.get("gone") or ()), *left})
+        for page, body in self.client.pages_by_id(changed):
             item = self._record(page, space, body)
             if not isinstance(item, RecordFailure):
                 stored[str(page["id"])] = version_of(page)
             yield item
-        self.known[space_id] = {"key": space.get("key"), "pages": stored}
+        yield Checkpoint({"key": space.get("key"), "pages": stored, "gone": gone})
 
     def _record(self, page: dict[str, Any], space: dict[str, Any], body: dict[str, Any]) -> PullItem:
         base = (body.get("_links") or {}).get("base") or self.site_base

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import re
@@ -23,7 +24,7 @@ from connectors.base import (
     RecordFailure,
     Skipped,
 )
-from connectors.capabilities import Preview, Probe, PullSource
+from connectors.capabilities import Preview, Probe, SlicedPull, SlicePlan
 from connectors.config import http_url_parts
 from connectors.errors import CredentialInvalid, UpstreamError, UpstreamRejected
 from connectors.haiilo import settings
@@ -50,7 +51,7 @@ def _named(exc: UpstreamError, what: str) -> UpstreamError:
     return renamed
 
 
-class HaiiloConnector(Connector, Probe, Preview, PullSource):
+class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
     info = ConnectorInfo(
         type="haiilo",
         display_name="Haiilo",
@@ -88,6 +89,7 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         ),
     )  # fmt: skip
 
+    slices_key = "cursors"
     # The client of the pull in progress, for the file links the engine asks for while it writes.
     _pull_client: HaiiloClient | None = None
 
@@ -165,33 +167,41 @@ class HaiiloConnector(Connector, Probe, Preview, PullSource):
         )
         return PreviewResult(summary=summary, items=items, estimated_entries=estimated)
 
-    def pull(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
-        """Per entity type, its deletes then its events, each from its own stored cursor; a
-        Checkpoint with every cursor follows each page, so the sync service stores it once the page
-        is written."""
-        cursors = {name: dict(c) for name, c in (checkpoint.get("cursors") or {}).items() if isinstance(c, dict)}
+    @contextlib.contextmanager
+    def pull_slices(self, checkpoint: dict[str, Any]) -> Iterator[SlicePlan]:
+        """One slice per entity type: its deletes then its events, each from its own stored cursor
+        (`checkpoint["cursors"][type]`); a Checkpoint of the type's cursors follows each page, so the
+        engine stores it once the page is written. The slices share one client (and its token)."""
         with self._client() as client:
             self._pull_client = client
             try:
-                yield from self._pull_types(client, cursors)
+                # The token first, in the run's thread: the slices then start with one, and a new one is
+                # stored from there rather than from one slice's thread.
+                types = tuple(self.entity_types())
+                try:
+                    client.current_token()
+                except UpstreamError as exc:
+                    raise _named(exc, f"token request (before the deletes of entity type '{types[0]}')") from exc
+                yield SlicePlan(
+                    slices=types,
+                    pull_slice=lambda entity_type, cursor: self._pull_type(client, entity_type, cursor),
+                )
             finally:
                 self._pull_client = None
 
-    def _pull_types(self, client: HaiiloClient, cursors: dict[str, dict[str, int]]) -> Iterator[PullItem]:
-        for entity_type in self.entity_types():
-            cursor = cursors.setdefault(entity_type, {})
-            # Entity id -> event id of its deletion seen in this run: an older CREATE or UPDATE of
-            # it in the events stream is stale and must not bring the entry back, even for a moment.
-            deleted_at_event: dict[str, int] = {}
-            for stream in STREAMS:
-                for page in self._pages(client, entity_type, stream, cursor):
-                    if stream == "deletes":
-                        yield from self._deletions(entity_type, page, deleted_at_event)
-                    else:
-                        yield from self._events(entity_type, page, deleted_at_event)
-                    if page.count:
-                        cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
-                        yield Checkpoint({"cursors": copy.deepcopy(cursors)})
+    def _pull_type(self, client: HaiiloClient, entity_type: str, cursor: dict[str, int]) -> Iterator[PullItem]:
+        # Entity id -> event id of its deletion seen in this run: an older CREATE or UPDATE of it in
+        # the events stream is stale and must not bring the entry back, even for a moment.
+        deleted_at_event: dict[str, int] = {}
+        for stream in STREAMS:
+            for page in self._pages(client, entity_type, stream, cursor):
+                if stream == "deletes":
+                    yield from self._deletions(entity_type, page, deleted_at_event)
+                else:
+                    yield from self._events(entity_type, page, deleted_at_event)
+                if page.count:
+                    cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
+                    yield Checkpoint(dict(cursor))
 
     def _pages(
         self, client: HaiiloClient, entity_type: str, stream: str, cursor: dict[str, int]

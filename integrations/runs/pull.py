@@ -5,16 +5,31 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
+from typing import Any
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, transaction
 
-from connectors.base import Checkpoint, Connector, Deletion, Found, Record, RecordFailure, Skipped, Warning
-from connectors.capabilities import PushDestination
+from connectors.base import (
+    Checkpoint,
+    Connector,
+    Deletion,
+    Found,
+    PullItem,
+    Record,
+    RecordFailure,
+    Skipped,
+    Warning,
+)
+from connectors.capabilities import PushDestination, SlicedPull
+from connectors.errors import UpstreamError
 from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
 from integrations.knowledge.files import entry_files_write
 from integrations.models import Integration
 from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
 from integrations.runs.push import remote_ids_written_by
+from integrations.runs.slices import SliceCheckpoint, SliceRun
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +81,12 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
     last_flush = time.monotonic()
     # A two-way connector must not pull back in what its own push wrote upstream (no echo).
     guards_echo = isinstance(connector, PushDestination)
+    # A slice's checkpoint waits for the next batch (flushing at each would shrink the batches by the
+    # number of slices); the entries it waits with are written first, so it never gets ahead of them.
+    checkpoint_due: dict[str, Any] | None = None
 
     def flush() -> None:
-        nonlocal last_flush
+        nonlocal last_flush, checkpoint_due
         last_flush = time.monotonic()
         with transaction.atomic():
             lease.hold()
@@ -78,14 +96,22 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
             _pending_write(integration, pending, log, counters)
             job_progress_save(lease, counters, log)
         pending.clear()
+        if checkpoint_due is not None:
+            checkpoint_save(checkpoint_due)
+            checkpoint_due = None
 
-    for item in connector.pull(dict(integration.sync_checkpoint)):
+    def checkpoint_save(state: dict[str, Any]) -> None:
+        job_checkpoint_save(lease, counters, log, state)
+        integration.sync_checkpoint = state
+
+    def take(item: PullItem | SliceCheckpoint) -> None:
+        nonlocal checkpoint_due
         if isinstance(item, Record | Deletion):
             if isinstance(item, Record):
                 counters.synced += 1
                 if not (item.content.strip() or item.title.strip()):
                     counters.skipped += 1
-                    continue
+                    return
             if pending.conflicts_with(item):
                 flush()  # write the older state first, so this newer one wins
             pending.add(item)
@@ -102,16 +128,38 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
         elif isinstance(item, Checkpoint):
             # Persist the cursor only after everything before it is written.
             flush()
-            job_checkpoint_save(lease, counters, log, item.state)
-            integration.sync_checkpoint = item.state
+            checkpoint_save(item.state)
+        elif isinstance(item, SliceCheckpoint):
+            checkpoint_due = item.state
+            if not pending:
+                flush()
         elif isinstance(item, Found):
             counters.found = item.total
         elif isinstance(item, Warning):
             log.add("warning", item.message)
-        lease.heartbeat()
+
+    try:
+        for item in _pulled(connector, integration):
+            if item is not None:
+                take(item)
+            elif pending and time.monotonic() - last_flush >= PROGRESS_INTERVAL:
+                flush()  # a tick while slices fetch: what waits is written
+            lease.heartbeat()
+    except UpstreamError:
+        if checkpoint_due is not None:
+            flush()  # what the other slices fetched before one failed is kept, with their cursors
+        raise
     for reason, count in skipped_reasons.most_common():
         log.add("info", f"Skipped {count} record(s): {reason}.")
     flush()
+
+
+def _pulled(connector: Connector, integration: Integration) -> Iterator[PullItem | SliceCheckpoint | None]:
+    """The pull's items; a sliced pull's come from its slices at once (and None when a tick passes)."""
+    checkpoint = dict(integration.sync_checkpoint)
+    if isinstance(connector, SlicedPull):
+        return SliceRun(connector, checkpoint, concurrency=settings.RUN_MAX_CONCURRENT_SLICES).items()
+    return connector.pull(checkpoint)
 
 
 def _echoes_drop(integration: Integration, pending: _PendingWrites) -> int:

@@ -87,6 +87,9 @@ class HaiiloTenant:
     faults: list[Fault] = field(default_factory=list)
     forbidden_types: set[str] = field(default_factory=set)
     delay: float = 0.0
+    # Event requests being answered at this moment, and the most there were at once.
+    in_flight: int = 0
+    in_flight_max: int = 0
     revoke_tokens_after: int | None = None  # API requests until every token is revoked (once)
     token_requests: int = 0
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path?query, status)
@@ -381,8 +384,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(404, {"error": "not_found"})
         entity_type, deletes = parts[3], len(parts) == 5
         tenant = self.tenant
-        if tenant.delay:
-            time.sleep(tenant.delay)
+        with tenant.lock:
+            tenant.in_flight += 1
+            tenant.in_flight_max = max(tenant.in_flight_max, tenant.in_flight)
+        try:
+            if tenant.delay:
+                time.sleep(tenant.delay)
+        finally:
+            with tenant.lock:
+                tenant.in_flight -= 1
         fault = tenant.take_fault(entity_type)
         if fault is not None and fault.drop:
             tenant.requests.append(("GET", self.path, 0))

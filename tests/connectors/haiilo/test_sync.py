@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from integrations.models import Integration, KnowledgeEntry
 from tests.connectors.haiilo.conftest import create_integration, run_sync, start_ids
@@ -101,8 +102,9 @@ def test_an_interrupted_sync_resumes_where_it_stopped_without_duplicates_or_gaps
     first = run_sync(admin_client, integration_id)
     assert first["status"] == "failed"
     assert "'blog-article'" in first["error_message"] and "HTTP 403" in first["error_message"]
+    # The types are pulled at once, each with its own cursor: blog-article's stopped part-way.
     stored = Integration.objects.get(id=integration_id).sync_checkpoint["cursors"]
-    assert stored["blog-article"]["events"] > 0 and "page" not in stored
+    assert stored["blog-article"]["events"] > 0
     written = KnowledgeEntry.objects.filter(integration_id=integration_id).count()
     assert 0 < written < len(expected_live(tenant))
 
@@ -110,8 +112,11 @@ def test_an_interrupted_sync_resumes_where_it_stopped_without_duplicates_or_gaps
     second = run_sync(admin_client, integration_id)
     assert second["status"] == "completed", second
     requests = haiilo.api_requests()[mark:]
+    # Each type resumes at its own stored cursor (a type with none starts at 0).
+    for entity_type in TYPES:
+        resumed_at = stored.get(entity_type, {}).get("events", 0)
+        assert start_ids(requests, f"/events/{entity_type}")[0] == resumed_at, entity_type
     assert start_ids(requests, "/events/blog-article")[0] == stored["blog-article"]["events"]
-    assert start_ids(requests, "/events/user") == [stored["user"]["events"]]
     assert first["progress"]["records_synced"] + second["records_synced"] == 1500
     assert set(live_entries(integration_id)) == expected_live(tenant)
     assert KnowledgeEntry.objects.filter(integration_id=integration_id).count() == len(expected_live(tenant))
@@ -175,7 +180,9 @@ def test_a_token_that_expires_in_the_middle_of_a_sync_is_renewed_once(celery_wor
     job = run_sync(admin_client, integration_id)
     assert job["status"] == "completed" and job["records_synced"] == 500
     assert haiilo.tenant.token_requests == 2
-    assert [status for _, _, status in haiilo.tenant.requests].count(401) == 1
+    # The slices' requests in flight when the token was revoked are refused together, and repeated
+    # with the one new token.
+    assert 1 <= [status for _, _, status in haiilo.tenant.requests].count(401) <= settings.RUN_MAX_CONCURRENT_SLICES
 
 
 @pytest.mark.parametrize(

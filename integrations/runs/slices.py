@@ -1,0 +1,147 @@
+"""Concurrent slices of one pull: each slice is fetched and mapped in a thread of its own, while the
+run's thread (the one holding the lease and the database connection) writes what they yield.
+
+Threads hide the upstream's latency (a page of Haiilo or Confluence costs a round trip), and the
+database write of one batch overlaps with the fetch and mapping of the next (psycopg releases the GIL
+while it waits). Only the run's thread touches the lease. A slice's Checkpoint reaches the run's
+thread after every item that slice yielded before it, so saving the merged checkpoint after a batch is
+written never gets ahead of what is stored; a crash resumes each slice at its own saved state.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+
+from connectors.base import Checkpoint, Found, PullItem
+from connectors.capabilities import SlicedPull, SlicePlan, slice_state, slice_states
+from connectors.http import cancel_checked
+
+logger = logging.getLogger(__name__)
+
+# Items waiting for the run's thread, all slices together: bounds the memory a fast upstream can fill
+# while a batch is written (about two batches of records).
+QUEUE_MAX_ITEMS = 4000
+# How long the run's thread waits for an item before it yields a tick (to heartbeat, or write what it
+# has); and how long a slice waits to hand an item over before it checks whether the run stopped.
+TICK_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class SliceCheckpoint:
+    """The whole checkpoint after one slice moved on; the engine may save it with its next batch."""
+
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Ended:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Failed:
+    name: str
+    error: BaseException
+
+
+class SliceRun:
+    """The items of a sliced pull, from up to `concurrency` slices at once, in the run's thread."""
+
+    def __init__(self, connector: SlicedPull, checkpoint: dict[str, Any], *, concurrency: int) -> None:
+        self.connector = connector
+        self.whole, self.states = slice_states(checkpoint, connector.slices_key)
+        self.concurrency = max(1, concurrency)
+        self.handed: queue.Queue[tuple[str, PullItem] | _Ended | _Failed] = queue.Queue(QUEUE_MAX_ITEMS)
+        self.stopped = threading.Event()
+        self.found: dict[str, int] = {}
+
+    def items(self) -> Iterator[PullItem | SliceCheckpoint | None]:
+        """Every slice's items; None now and then while nothing arrives (a tick to heartbeat on)."""
+        with self.connector.pull_slices(self.whole) as plan:
+            yield from plan.notes
+            if plan.slices:
+                yield from self._concurrently(plan)
+            if plan.finish is not None:
+                for item in plan.finish(copy.deepcopy(self.whole)):
+                    yield SliceCheckpoint(item.state) if isinstance(item, Checkpoint) else item
+
+    def _concurrently(self, plan: SlicePlan) -> Iterator[PullItem | SliceCheckpoint | None]:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(plan.slices)), thread_name_prefix="slice")
+        try:
+            for name in plan.slices:
+                pool.submit(self._slice_hand_over, plan, name, slice_state(self.states, name))
+            running = len(plan.slices)
+            while running:
+                try:
+                    handed = self.handed.get(timeout=TICK_SECONDS)
+                except queue.Empty:
+                    yield None
+                    continue
+                if isinstance(handed, _Ended):
+                    running -= 1
+                elif isinstance(handed, _Failed):
+                    raise handed.error
+                else:
+                    yield from self._taken(*handed, slices=len(plan.slices))
+        finally:
+            # A failure, a lost lease or the end: the other slices stop at their next item.
+            self.stopped.set()
+            self._drain()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _taken(self, name: str, item: PullItem, *, slices: int) -> Iterator[PullItem | SliceCheckpoint]:
+        if isinstance(item, Checkpoint):
+            self.states[name] = item.state
+            yield SliceCheckpoint(copy.deepcopy(self.whole))
+        elif isinstance(item, Found):
+            # The total is known once every slice has told its own.
+            self.found[name] = item.total
+            if len(self.found) == slices:
+                yield Found(sum(self.found.values()))
+        else:
+            yield item
+
+    def _slice_hand_over(self, plan: SlicePlan, name: str, state: dict[str, Any]) -> None:
+        """One slice, in a thread of the pool: hand each item to the run's thread until it ends or stops."""
+        try:
+            if self.stopped.is_set():
+                return
+            with cancel_checked(self.stopped.is_set):
+                items = plan.pull_slice(name, state)
+                try:
+                    for item in items:
+                        if not self._hand((name, item)):
+                            return
+                finally:
+                    items.close()
+            self._hand(_Ended(name))
+        except BaseException as exc:  # handed over whole: the run's thread decides what it means
+            self._hand(_Failed(name, exc))
+        finally:
+            # A connector that saved rotated credentials from this thread opened a connection of its own.
+            connections.close_all()
+
+    def _hand(self, handed: tuple[str, PullItem] | _Ended | _Failed) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.handed.put(handed, timeout=TICK_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self.handed.get_nowait()
+            except queue.Empty:
+                return
