@@ -9,7 +9,6 @@ is each upstream's own (`token()`).
 from __future__ import annotations
 
 import threading
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass

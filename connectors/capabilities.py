@@ -216,7 +216,9 @@ class SignedCallbacks(ABC):
         """What a verified payload makes: nothing when it carries nothing to keep."""
 
 
-CAPABILITIES: tuple[type, ...] = (Probe, Preview, PullSource, SlicedPull, PushDestination, OAuthPopup, Actions, SignedCallbacks)
+CAPABILITIES: tuple[type, ...] = (
+    Probe, Preview, PullSource, SlicedPull, PushDestination, OAuthPopup, Actions, SignedCallbacks,
+)  # fmt: skip
 
 
 def _class_of(connector: type[Connector] | Connector) -> type:

@@ -18,7 +18,6 @@ from connectors.base import (
     PreviewItem,
     PreviewResult,
     ProbeResult,
-    PullItem,
 )
 from connectors.capabilities import Preview, Probe, SlicedPull, SlicePlan
 from connectors.config import http_url_parts, validate_against_schema

@@ -67,7 +67,8 @@ class PageSync:
 
     def finish(self, checkpoint: dict[str, Any]) -> Iterator[PullItem]:
         """Delete the pages that left their space (or whose space is gone) and that no space holds now."""
-        spaces = {key: dict(value) for key, value in (checkpoint.get("spaces") or {}).items() if isinstance(value, dict)}
+        stored = checkpoint.get("spaces") or {}
+        spaces = {key: dict(value) for key, value in stored.items() if isinstance(value, dict)}
         gone: set[str] = set()
         for space_id in [space_id for space_id in spaces if space_id not in self.spaces]:
             # The space is gone, unreadable, or no longer selected: its pages go too.

@@ -1,6 +1,6 @@
 """The pure helpers of bench/haiilo_sync.py: raw fields, slice summary, ratio lines (no timing)."""
 
-from bench.haiilo_sync import TEXT_FIELDS, TITLE_FIELDS, raw_field, ratio_line, slices_summary
+from bench.haiilo_sync import TEXT_FIELDS, TITLE_FIELDS, ratio_line, raw_field, slices_summary
 
 
 def test_raw_field_takes_the_first_present_field_and_the_first_language_unmapped():

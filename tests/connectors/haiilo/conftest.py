@@ -7,10 +7,23 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from integrations.models import Integration
 from tests.fakes.haiilo import FakeHaiilo
 from tests.waiting import sync_ended
 
 BASE = "/api/v1/integrations/"
+
+
+@pytest.fixture
+def integration(org, haiilo) -> Integration:
+    """An integration on the fake, made directly (no API call), for runs started in the test's process."""
+    from connectors.haiilo.connector import HaiiloConnector
+
+    integration = Integration(organisation=org, type="haiilo", name="Intranet")
+    integration.config = HaiiloConnector.validate_config(haiilo.config(page_size=50))
+    integration.credentials = {}
+    integration.save()
+    return integration
 
 
 @pytest.fixture

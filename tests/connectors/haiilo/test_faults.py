@@ -17,17 +17,6 @@ pytestmark = pytest.mark.django_db
 ATTEMPTS = 4  # UpstreamHttpClient's default, used by the connector unless HAIILO_MAX_ATTEMPTS says otherwise
 
 
-@pytest.fixture
-def integration(org, haiilo) -> Integration:
-    from connectors.haiilo.connector import HaiiloConnector
-
-    integration = Integration(organisation=org, type="haiilo", name="Intranet")
-    integration.config = HaiiloConnector.validate_config(haiilo.config(page_size=50))
-    integration.credentials = {}
-    integration.save()
-    return integration
-
-
 def run_job(integration: Integration, *, final_attempt: bool = True) -> tuple[SyncJob, object]:
     job = SyncJob.objects.create(organisation=integration.organisation, integration=integration)
     outcome = sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id), final_attempt=final_attempt)

@@ -8,7 +8,7 @@ from django.conf import settings as django_settings
 
 from connectors.haiilo import settings as haiilo_settings
 from integrations.models import JobStatus
-from tests.connectors.haiilo.test_faults import integration, requests_for, run_job  # noqa: F401
+from tests.connectors.haiilo.test_faults import requests_for, run_job
 from tests.fakes.haiilo import Fault
 
 pytestmark = pytest.mark.django_db

@@ -14,17 +14,6 @@ from tests.fakes.haiilo import Fault
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def integration(org, haiilo) -> Integration:
-    from connectors.haiilo.connector import HaiiloConnector
-
-    integration = Integration(organisation=org, type="haiilo", name="Intranet")
-    integration.config = HaiiloConnector.validate_config(haiilo.config(page_size=50))
-    integration.credentials = {}
-    integration.save()
-    return integration
-
-
 def run_job(integration: Integration) -> SyncJob:
     job = SyncJob.objects.create(organisation=integration.organisation, integration=integration)
     sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id))

@@ -68,3 +68,26 @@ def test_429_mid_sync_is_waited_out_in_the_worker_and_the_job_completes(
     job = sync(admin_client, wiki)
     assert job["status"] == "completed" and job["records_imported"] == 2
     assert atlassian.model.answer_statuses.count(429) == 2
+
+
+def test_spaces_pulled_at_once_keep_a_page_that_moved_and_delete_one_that_went(
+    celery_worker_process, admin_client, atlassian, wiki
+):
+    # The worker pulls the spaces as concurrent slices: a page that left ENG for HR must survive
+    # whichever space is read first, and a page trashed in ENG must go.
+    seed_spaces(atlassian, {"ENG": 3, "HR": 2, "OPS": 2})
+    assert sync(admin_client, wiki)["status"] == "completed"
+    model = atlassian.model
+    moved = next(p for p in model.pages.values() if p.current.title == "Page ENG-0")
+    gone = next(p for p in model.pages.values() if p.current.title == "Page ENG-1")
+    moved.space_id = model.space_by_key("HR").id
+    model.edit_page(moved.id, body="<p>Moved</p>")
+    model.trash_page(gone.id)
+    second = sync(admin_client, wiki)
+    assert second["status"] == "completed", second
+    live = KnowledgeEntry.objects.filter(integration_id=wiki, deleted_at__isnull=True)
+    assert live.filter(external_id=moved.id).exists()
+    assert live.get(external_id=moved.id).metadata["space_key"] == "HR"
+    assert KnowledgeEntry.objects.get(integration_id=wiki, external_id=gone.id).deleted_at is not None
+    checkpoint = Integration.objects.get(pk=wiki).sync_checkpoint["spaces"]
+    assert all(not space.get("gone") for space in checkpoint.values())
