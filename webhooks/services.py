@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import cachetools
-import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -309,36 +308,10 @@ def _entry_and_delivery_insert(integration: Integration, record: Record, deliver
         for name, value in (("integration", integration.pk), ("idempotency_key", delivery_key),
                             ("created_at", timezone.now()))
     ]  # fmt: skip
-    with _prepared_statement_cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(_entry_and_delivery_sql(), [*entry_row_params(integration, record), *delivery_params])
         row = cursor.fetchone()
     return None if row is None else WebhookDelivery._meta.get_field("entry").to_python(row[0])
-
-
-_NEVER_AUTOMATICALLY = 2**31 - 1
-
-
-class _PreparingCursor(psycopg.Cursor):
-    """Binds on the server and prepares what it runs: Django's cursors interpolate on the client
-    (`server_side_binding` off) and Django turns psycopg's automatic preparing off."""
-
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
-
-
-def _prepared_statement_cursor():
-    """A cursor that prepares the hot statement once per connection, so PostgreSQL stops parsing
-    and planning the CTE on every delivery (connections persist: CONN_MAX_AGE). Wrapped as Django
-    wraps its own cursors, so errors are Django's (IntegrityError) and queries are logged alike.
-    Behind a transaction-pooling pgbouncer prepared statements need its `max_prepared_statements`."""
-    connection.ensure_connection()
-    if connection.connection.prepare_threshold is None:
-        # None (Django's default) refuses even an explicit prepare; this high a threshold keeps
-        # psycopg from preparing anything else (Django's client-side cursors never prepare).
-        connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
-    with connection.wrap_database_errors:
-        raw = _PreparingCursor(connection.connection)
-    return connection._prepare_cursor(raw)
 
 
 @functools.cache

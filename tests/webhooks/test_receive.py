@@ -450,19 +450,3 @@ def test_delivery_to_an_integration_deleted_after_it_was_known_is_a_404(webhook,
     assert_error(response, 404, "NOT_FOUND")
     assert not KnowledgeEntry.objects.exists() and not WebhookDelivery.objects.exists()
     assert_error(post_signed(path, {"text": "again"}, secret, headers=headers), 404, "NOT_FOUND")
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
-def test_the_hot_statement_is_prepared_once_per_connection_on_postgresql(webhook):
-    """The entry+delivery statement is prepared on the connection, so PostgreSQL stops parsing and
-    planning it per delivery; every delivery is still stored, and nothing else gets prepared."""
-    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
-    for n in range(8):
-        response = post_signed(path, {"text": f"event {n}"}, secret, headers={"webhook-id": f"p-{n}"})
-        assert response.status_code == 202, response.content
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [statement for (statement,) in cursor.fetchall()]
-    assert len(prepared) == 1 and prepared[0].startswith("WITH entry AS (INSERT INTO")
-    assert WebhookDelivery.objects.count() == 8 and KnowledgeEntry.objects.count() == 8
