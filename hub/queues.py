@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 
 # Tasks that run a connector for as long as the upstream takes. Add any new one here.
-LONG_RUN_TASKS = frozenset({"integrations.run_sync_job"})
+LONG_RUN_TASKS = frozenset({"integrations.run_sync_job", "integrations.run_sync_slices"})
 
 
 def runs_queue() -> str:

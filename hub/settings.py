@@ -181,6 +181,9 @@ RUNS_PER_ORGANISATION_MAX = env.int("RUNS_PER_ORGANISATION_MAX", default=2)
 # Slices of one pull (Haiilo entity types, Confluence spaces) fetched and mapped at once, each in a thread
 # of the run's worker; entries are still written by the run's own thread (integrations/runs/slices.py).
 RUN_MAX_CONCURRENT_SLICES = env.int("RUN_MAX_CONCURRENT_SLICES", default=4)
+# Worker tasks one such pull is spread over (integrations/runs/spread.py): the run's own and
+# RUN_SLICE_TASKS - 1 more, so the mapping uses the cores of more worker processes; 1 keeps it in one.
+RUN_SLICE_TASKS = env.int("RUN_SLICE_TASKS", default=1)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"

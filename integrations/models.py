@@ -110,6 +110,9 @@ class SyncJob(models.Model):
     resumes = models.PositiveSmallIntegerField(default=0)
     # The counters as they stood at the last checkpoint: a resumed run starts again from there.
     checkpoint_progress = models.JSONField(default=dict, blank=True)
+    # Set while the run's slices are spread over several workers (integrations.runs.spread): the
+    # figures and concurrency every part starts from, so a part the reaper sends later knows them too.
+    spread = models.JSONField(null=True, blank=True)
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -137,6 +140,40 @@ class SyncJob(models.Model):
         if not self.callback_log:
             return list(self.log or [])
         return sorted([*(self.log or []), *self.callback_log], key=lambda line: str(line.get("at") or ""))
+
+
+class SliceStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    # Every slice was done and one part took the run's final step.
+    CLOSED = "closed"
+
+
+class SyncJobSlice(models.Model):
+    """One slice of a run spread over workers (a Haiilo entity type, a Confluence space), with a lease
+    of its own: each claim increments `claims`, and the part that claimed it writes only while
+    `claims` still matches and its heartbeat keeps the slice from looking lost to the other parts."""
+
+    job = models.ForeignKey(SyncJob, on_delete=models.CASCADE, related_name="slices")
+    name = models.CharField(max_length=255)
+    status = models.CharField(max_length=10, choices=SliceStatus.choices, default=SliceStatus.PENDING)
+    claims = models.PositiveIntegerField(default=0)
+    # host:pid of the part that claimed it last.
+    worker = models.CharField(max_length=255, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # The slice's figures now and as they stood at its last checkpoint, and its own log lines.
+    progress = models.JSONField(default=dict, blank=True)
+    checkpoint_progress = models.JSONField(default=dict, blank=True)
+    log = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["job", "name"], name="one_row_per_slice_of_a_job")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.name} {self.status}"
 
 
 class KnowledgeEntry(models.Model):

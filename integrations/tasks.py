@@ -2,8 +2,9 @@
 
 from celery import shared_task
 
+from integrations.models import SyncJob
 from integrations.oauth import oauth_leftovers_delete
-from integrations.runs.engine import ENQUEUE_ERRORS, sync_job_run
+from integrations.runs.engine import ENQUEUE_ERRORS, sync_job_run, sync_job_slices_run
 from integrations.runs.history import sync_history_prune
 from integrations.runs.jobs import sync_jobs_reap_stale
 from integrations.runs.schedule import runs_due_start
@@ -32,6 +33,19 @@ def run_sync_job(self, job_id: str, org_id: str, waiting_since: float | None = N
         # Capped by the engine (SYNC_RETRY_COUNTDOWN_MAX_SECONDS). Without `waiting_since`: the wait for
         # a runs slot ended when this attempt ran.
         raise self.retry(kwargs={}, countdown=outcome.retry_in)
+    return outcome.status
+
+
+@shared_task(name="integrations.run_sync_slices", acks_late=True)
+def run_sync_slices(job_id: str, org_id: str, token: int) -> str:
+    """One more worker's part in a run whose slices are spread (RUN_SLICE_TASKS)."""
+    outcome = sync_job_slices_run(job_id=job_id, org_id=org_id, token=token, attempts_max=MAX_SYNC_RETRIES)
+    if outcome.retry_in is not None:
+        # The run is the job's task's to retry: sent again as its next retry, after the countdown.
+        retries = min(
+            SyncJob.objects.filter(pk=job_id).values_list("attempts", flat=True).first() or 0, MAX_SYNC_RETRIES
+        )
+        run_sync_job.apply_async((job_id, org_id), countdown=outcome.retry_in, retries=retries)
     return outcome.status
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from connectors.base import Connector
-from connectors.capabilities import run_directions
+from connectors.capabilities import SlicedPull, run_directions
 from connectors.errors import UpstreamError
 from connectors.http import cancel_checked, while_waiting
 from hub.errors import ApiError, ErrorCode
@@ -32,6 +33,7 @@ from integrations.runs.jobs import (
 )
 from integrations.runs.pull import pull_run
 from integrations.runs.push import PushRunFailed, push_position_saved, push_run
+from integrations.runs.spread import Part, SlicesHandedOver
 from integrations.selectors import active_job
 from integrations.services import connector_for
 
@@ -195,24 +197,74 @@ def _deferred(waiting_since: float) -> RunOutcome:
 
 def _run(lease: Lease, integration: Integration, log: JobLog, counters: Counters, *, final_attempt: bool) -> RunOutcome:
     run = _DirectionsRun(lease, integration, log, counters)
+    work = lambda: run.run_all(connector_for(integration))  # noqa: E731
+    return _run_ended(lease, log, lambda: run.counters, work, final_attempt=final_attempt)
+
+
+def _run_ended(
+    lease: Lease, log: JobLog, counters: Callable[[], Counters], work: Callable[[], None], *, final_attempt: bool
+) -> RunOutcome:
+    """Do a run's `work` and end the job by what became of it: completed, failed, or put back for a
+    retry; `handed_over` when the slices of a spread pull go on in other workers."""
     try:
-        run.run_all(connector_for(integration))
+        work()
+    except SlicesHandedOver:
+        return RunOutcome(status="handed_over")
     except UpstreamError as exc:
         if exc.retryable and not final_attempt:
             # Capped: on Redis a countdown past the visibility timeout would be delivered twice.
             retry_in = min(getattr(exc, "retry_after", None) or 30.0, settings.SYNC_RETRY_COUNTDOWN_MAX_SECONDS)
-            return job_release_for_retry(lease, log, run.counters, exc.message, retry_in)
-        return job_fail(lease, log, run.counters, exc.message)
+            return job_release_for_retry(lease, log, counters(), exc.message, retry_in)
+        return job_fail(lease, log, counters(), exc.message)
     except PushRunFailed as exc:
-        return job_fail(lease, log, run.counters, str(exc))
+        return job_fail(lease, log, counters(), str(exc))
     except SoftTimeLimitExceeded:
-        return job_fail(lease, log, run.counters, "The sync ran past its time limit and was stopped.")
+        return job_fail(lease, log, counters(), "The sync ran past its time limit and was stopped.")
     except DATABASE_LOST_ERRORS:
         raise  # not the run's fault: sync_job_run waits for the database and resumes
     except Exception as exc:  # a connector bug must not leave the job running
         logger.exception("Sync job %s crashed", lease.job.id)
-        return job_fail(lease, log, run.counters, f"Unexpected error: {type(exc).__name__}.")
-    return job_complete(lease, log, run.counters)
+        return job_fail(lease, log, counters(), f"Unexpected error: {type(exc).__name__}.")
+    return job_complete(lease, log, counters())
+
+
+def sync_job_slices_run(*, job_id: str, org_id: str, token: int, attempts_max: int) -> RunOutcome:
+    """One more part of a run whose slices are spread over workers (integrations.runs.spread): it
+    claims slices under the job's fencing token `token` until none is left; the part that ends the
+    last one completes the job. A job no longer running under that token is left alone (`skipped`)."""
+    job = (
+        SyncJob.objects.select_related("integration")
+        .filter(pk=job_id, organisation_id=org_id, fencing_token=token, status=JobStatus.RUNNING)
+        .exclude(spread=None)
+        .first()
+    )
+    if job is None:
+        return RunOutcome(status="skipped")
+    lease, log, counters = Lease(job=job, token=token), JobLog(), Counters()
+    integration = job.integration
+    connector = connector_for(integration)
+    if not isinstance(connector, SlicedPull):
+        return RunOutcome(status="skipped")
+
+    def work() -> None:
+        with connector.pull_slices(dict(integration.sync_checkpoint)) as plan:
+            part = Part(lease, integration, connector, concurrency=job.spread.get("concurrency") or 1)
+            part.take_part(plan, log, counters)
+
+    try:
+        with while_waiting(lease.heartbeat), cancel_checked(lease.is_lost):
+            outcome = _run_ended(lease, log, lambda: counters, work, final_attempt=job.attempts > attempts_max)
+    except LeaseLost:
+        return RunOutcome(status="lease_lost")
+    except DATABASE_LOST_ERRORS as exc:
+        # Its slices' heartbeats stop: another part, or the reaper, takes them over.
+        logger.warning("Sync job %s: a part lost the database connection (%s).", job.pk, type(exc).__name__)
+        return RunOutcome(status="database_lost")
+    if outcome.status == JobStatus.COMPLETED:
+        from integrations.runs.schedule import destination_runs_after_source  # it imports this module
+
+        destination_runs_after_source(job)
+    return outcome
 
 
 class _DirectionsRun:

@@ -172,20 +172,20 @@ class Lease:
     last_lost_check: float = 0.0
     lost: bool = False
 
-    def _owned(self):
+    def owned(self):
         return SyncJob.objects.filter(pk=self.job.pk, fencing_token=self.token, status=JobStatus.RUNNING)
 
     def write(self, **columns: Any) -> None:
         """One conditional UPDATE of the job; raises LeaseLost when the lease is no longer ours."""
         now = timezone.now()
-        if not self._owned().update(**columns, heartbeat_at=now, updated_at=now):
+        if not self.owned().update(**columns, heartbeat_at=now, updated_at=now):
             raise LeaseLost(str(self.job.pk))
         self.last_beat = time.monotonic()
 
     def hold(self) -> None:
         """Lock the job row for the current transaction if the lease is still ours (fences other writes:
         the reaper waits for this transaction, and after it the token no longer matches)."""
-        if not list(self._owned().select_for_update().values_list("pk", flat=True)):
+        if not list(self.owned().select_for_update().values_list("pk", flat=True)):
             raise LeaseLost(str(self.job.pk))
 
     def is_lost(self) -> bool:
@@ -194,7 +194,7 @@ class Lease:
         now = time.monotonic()
         if self.lost or now - self.last_lost_check >= LOST_CHECK_INTERVAL:
             self.last_lost_check = now
-            self.lost = self.lost or not self._owned().exists()
+            self.lost = self.lost or not self.owned().exists()
         return self.lost
 
     def heartbeat(self, *, force: bool = False) -> None:
@@ -332,7 +332,33 @@ def sync_jobs_reap_stale(*, now: datetime | None = None) -> int:
     (to resume from its checkpoint) or, once resumed SYNC_MAX_RESUMES times, fail it; and enqueue again
     the pending jobs whose task was lost. Returns how many jobs were reaped or enqueued again."""
     now = now or timezone.now()
-    return _stale_running_jobs_reap(now) + _lost_pending_jobs_enqueue(now)
+    return _stale_running_jobs_reap(now) + _lost_pending_jobs_enqueue(now) + _silent_slices_release(now)
+
+
+def _silent_slices_release(now: datetime) -> int:
+    """A spread run's slice whose part went silent while the job lives on (its other parts heartbeat):
+    put it back to pending and send one more part for the job, which resumes it from its cursor. The
+    silent part, should it wake, finds its claim gone and writes nothing more of that slice."""
+    from integrations.models import SliceStatus, SyncJobSlice
+    from integrations.tasks import run_sync_slices
+
+    cutoff = now - heartbeat_timeout()
+    silent = SyncJobSlice.objects.filter(
+        status=SliceStatus.RUNNING,
+        heartbeat_at__lt=cutoff,
+        job__status=JobStatus.RUNNING,
+        job__heartbeat_at__gte=cutoff,
+    ).select_related("job")
+    released, jobs = 0, {}
+    for row in silent:
+        put_back = SyncJobSlice.objects.filter(pk=row.pk, claims=row.claims, status=SliceStatus.RUNNING)
+        if put_back.update(status=SliceStatus.PENDING):
+            logger.warning("Sync job %s: slice %r went silent; put back for another part.", row.job_id, row.name)
+            released += 1
+            jobs[row.job_id] = row.job
+    for job in jobs.values():
+        run_sync_slices.delay(str(job.pk), str(job.organisation_id), job.fencing_token)
+    return released
 
 
 def _lost_pending_jobs_enqueue(now: datetime) -> int:

@@ -73,14 +73,66 @@ class _PendingWrites:
         self.record_ids, self.deletion_ids = set(), set()
 
 
+class JobWrites:
+    """Where a pull's batches, progress and cursors go: the job's own row, under its lease."""
+
+    def __init__(self, lease: Lease, integration: Integration, counters: Counters, log: JobLog) -> None:
+        self.lease, self.integration, self.counters, self.log = lease, integration, counters, log
+
+    def fence(self) -> None:
+        """In each batch's transaction, before anything is written: the lease is still ours."""
+        self.lease.hold()
+
+    def progress_save(self) -> None:
+        """In the batch's transaction, after its writes."""
+        job_progress_save(self.lease, self.counters, self.log)
+
+    def batch_written(self) -> None:
+        """After the batch's transaction committed."""
+
+    def checkpoint_save(self, state: dict[str, Any]) -> None:
+        job_checkpoint_save(self.lease, self.counters, self.log, state)
+        self.integration.sync_checkpoint = state
+
+    def heartbeat(self) -> None:
+        self.lease.heartbeat()
+
+
 def pull_run(lease: Lease, integration: Integration, connector: Connector, log: JobLog, counters: Counters) -> None:
     """Pull from the integration's checkpoint on; every batch is written in one transaction that holds
-    the lease, so a worker that lost it writes no entry, no progress and no cursor."""
+    the lease, so a worker that lost it writes no entry, no progress and no cursor. A sliced pull that
+    RUN_SLICE_TASKS spreads over workers goes to integrations.runs.spread."""
+    from integrations.runs.spread import pull_spread, spreads  # it builds on this module
+
+    if spreads(connector):
+        pull_spread(lease, integration, connector, log, counters)
+        return
+    writes = JobWrites(lease, integration, counters, log)
+    # A two-way connector must not pull back in what its own push wrote upstream (no echo).
+    pull_items_write(
+        _pulled(connector, integration),
+        integration,
+        writes,
+        log,
+        counters,
+        guards_echo=isinstance(connector, PushDestination),
+    )
+
+
+def pull_items_write(
+    items: Iterator[PullItem | SliceCheckpoint | None],
+    integration: Integration,
+    writes: JobWrites,
+    log: JobLog,
+    counters: Counters,
+    *,
+    guards_echo: bool = False,
+) -> None:
+    """Write a pull's items in batches through `writes`: records and deletions, each Checkpoint once
+    everything before it is written, the counts and the log. A None item is a tick (nothing arrived)."""
     pending = _PendingWrites()
     skipped_reasons: Counter[str] = Counter()
     last_flush = time.monotonic()
-    # A two-way connector must not pull back in what its own push wrote upstream (no echo).
-    guards_echo = isinstance(connector, PushDestination)
     # A slice's checkpoint waits for the next batch (flushing at each would shrink the batches by the
     # number of slices); the entries it waits with are written first, so it never gets ahead of them.
     checkpoint_due: dict[str, Any] | None = None
@@ -89,20 +141,17 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
         nonlocal last_flush, checkpoint_due
         last_flush = time.monotonic()
         with transaction.atomic():
-            lease.hold()
+            writes.fence()
             if guards_echo and (echoes := _echoes_drop(integration, pending)):
                 counters.skipped += echoes
                 skipped_reasons[ECHO_REASON] += echoes
             _pending_write(integration, pending, log, counters)
-            job_progress_save(lease, counters, log)
+            writes.progress_save()
         pending.clear()
+        writes.batch_written()
         if checkpoint_due is not None:
-            checkpoint_save(checkpoint_due)
+            writes.checkpoint_save(checkpoint_due)
             checkpoint_due = None
-
-    def checkpoint_save(state: dict[str, Any]) -> None:
-        job_checkpoint_save(lease, counters, log, state)
-        integration.sync_checkpoint = state
 
     def take(item: PullItem | SliceCheckpoint) -> None:
         nonlocal checkpoint_due
@@ -128,7 +177,7 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
         elif isinstance(item, Checkpoint):
             # Persist the cursor only after everything before it is written.
             flush()
-            checkpoint_save(item.state)
+            writes.checkpoint_save(item.state)
         elif isinstance(item, SliceCheckpoint):
             checkpoint_due = item.state
             if not pending:
@@ -139,12 +188,12 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
             log.add("warning", item.message)
 
     try:
-        for item in _pulled(connector, integration):
+        for item in items:
             if item is not None:
                 take(item)
             elif pending and time.monotonic() - last_flush >= PROGRESS_INTERVAL:
                 flush()  # a tick while slices fetch: what waits is written
-            lease.heartbeat()
+            writes.heartbeat()
     except UpstreamError:
         if checkpoint_due is not None:
             flush()  # what the other slices fetched before one failed is kept, with their cursors
