@@ -80,3 +80,119 @@ def test_a_pull_spread_over_two_workers_stores_what_one_worker_stores(org, haiil
     pids = {row.worker.rsplit(":", 1)[1] for row in slices}
     assert pids == {str(os.getpid()), str(worker.process.pid)}, "both parts ran slices"
     assert sum(row.progress["records_synced"] for row in slices) == job.records_synced
+
+
+class Beside(threading.Thread):
+    """Does `act` in a thread of the test while the run goes on in the test's own thread."""
+
+    def __init__(self, act) -> None:
+        super().__init__(daemon=True)
+        self.act, self.error = act, None
+
+    def run(self) -> None:
+        try:
+            self.act()
+        except BaseException as exc:  # re-raised by the test
+            self.error = exc
+        finally:
+            connections.close_all()
+
+
+def slice_of(worker: WorkerProcess, job: SyncJob) -> SyncJobSlice | None:
+    """A slice the worker runs and has written a page of."""
+    rows = SyncJobSlice.objects.filter(job=job, status=SliceStatus.RUNNING, worker__endswith=f":{worker.process.pid}")
+    return next((row for row in rows if (row.checkpoint_progress or {}).get("records_synced")), None)
+
+
+def job_of(integration: Integration) -> SyncJob:
+    return SyncJob.objects.create(organisation=integration.organisation, integration=integration)
+
+
+def test_a_slice_whose_worker_dies_is_taken_over_from_its_own_cursor(org, haiilo, spread):
+    from integrations.runs.engine import sync_job_run
+
+    haiilo.tenant.generate(2100, update_share=0)
+    haiilo.tenant.delay = 0.1
+    integration, killed = integration_on(org, haiilo, "Spread"), {}
+    with WorkerProcess.started(extra_env=spread) as worker:
+        job = job_of(integration)
+
+        def kill_mid_slice() -> None:
+            row = wait_until(lambda: slice_of(worker, job), "a page written by the worker's part", 60)
+            cursors = Integration.objects.get(pk=integration.pk).sync_checkpoint["cursors"]
+            killed.update(name=row.name, cursor=cursors[row.name], mark=len(haiilo.tenant.requests))
+            worker.process.send_signal(signal.SIGKILL)
+            worker.process.wait()
+
+        killer = Beside(kill_mid_slice)
+        killer.start()
+        sync_job_run(job_id=str(job.id), org_id=str(org.id))
+        killer.join()
+        assert killer.error is None, killer.error
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    assert live_ids(integration) == expected_live(haiilo.tenant)
+    taken = SyncJobSlice.objects.get(job=job, name=killed["name"])
+    assert taken.claims == 2 and taken.worker.endswith(f":{os.getpid()}")
+    # It resumed at the cursor its dead part had saved, not from the start of the type.
+    later = [path for _, path, _ in haiilo.tenant.requests[killed["mark"] :] if f"/events/{killed['name']}?" in path]
+    assert later and f"startId={killed['cursor']['events']}&" in later[0] and killed["cursor"]["events"] > 0
+
+
+def test_the_reaper_puts_back_a_silent_slice_and_a_new_part_finishes_the_job(org, haiilo, spread):
+    haiilo.tenant.generate(700, update_share=0)
+    integration = integration_on(org, haiilo, "Spread")
+    with WorkerProcess.started(extra_env=spread) as worker:
+        now = timezone.now()
+        job = SyncJob.objects.create(
+            organisation=org, integration=integration, status=JobStatus.RUNNING, fencing_token=5,
+            started_at=now, heartbeat_at=now, spread={"base": {}, "concurrency": 1},
+        )  # fmt: skip
+        silent_since = now - timezone.timedelta(seconds=2 * HEARTBEAT_TIMEOUT)
+        SyncJobSlice.objects.create(
+            job=job, name="user", status=SliceStatus.RUNNING, claims=1, heartbeat_at=silent_since
+        )
+        SyncJobSlice.objects.bulk_create(
+            SyncJobSlice(job=job, name=name, status=SliceStatus.DONE) for name in SUPPORTED_TYPES if name != "user"
+        )
+        assert sync_jobs_reap_stale() == 1
+        wait_until(lambda: SyncJob.objects.get(pk=job.pk).status != JobStatus.RUNNING, "the job's end", 60)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETED, job.error_message
+    users = {entry for entry in expected_live(haiilo.tenant) if entry.startswith("user:")}
+    assert users and live_ids(integration) == users
+    taken = SyncJobSlice.objects.get(job=job, name="user")
+    assert taken.claims == 2 and taken.worker.endswith(f":{worker.process.pid}")
+    assert job.records_synced == len(haiilo.tenant.events["user"])
+
+
+def test_a_cancelled_spread_run_writes_nothing_more_in_any_part(org, haiilo, spread):
+    from integrations.runs.engine import sync_job_run
+    from integrations.runs.jobs import job_cancel
+
+    haiilo.tenant.generate(2100, update_share=0)
+    haiilo.tenant.delay = 0.1
+    integration = integration_on(org, haiilo, "Spread")
+    with WorkerProcess.started(extra_env=spread) as worker:
+        job = job_of(integration)
+        written: dict[str, int] = {}
+
+        def cancel_mid_run() -> None:
+            wait_until(lambda: slice_of(worker, job), "a page written by the worker's part", 60)
+            job_cancel(integration_id=integration.pk, organisation_id=org.pk, cancelled_by="a test")
+            written["at_cancel"] = len(live_ids(integration))
+
+        canceller = Beside(cancel_mid_run)
+        canceller.start()
+        outcome = sync_job_run(job_id=str(job.id), org_id=str(org.id))
+        canceller.join()
+        assert canceller.error is None, canceller.error
+        mark = len(haiilo.tenant.requests)
+        time.sleep(1.5)  # the worker's part stops at its next write or request
+        assert len(haiilo.tenant.requests) - mark <= 2 * 2  # at most one request in flight per slice thread
+    assert outcome.status == "lease_lost"
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and job.error_message == "Cancelled by a test."
+    assert len(live_ids(integration)) == written["at_cancel"] < len(expected_live(haiilo.tenant))
