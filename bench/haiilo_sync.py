@@ -23,6 +23,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_haiilo"
 RATIO_TARGET = 0.8  # sync / raw limit, printed, never asserted
 WALL_TARGET = 1.3  # sync wall / slowest slice, with latency
 RSS_TARGET_MB = 250.0
+SPREAD_TARGET = 1.5  # spread over two workers / one worker, printed, never asserted
 
 
 def arguments() -> argparse.Namespace:
@@ -34,6 +35,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--broker-url", default=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2"))
     parser.add_argument("--latency-ms", type=float, default=0.0, help="fixed delay of the fake per request")
     parser.add_argument("--slices", type=int, help="RUN_MAX_CONCURRENT_SLICES for the worker (default: the hub's)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="also sync spread over this many worker processes (RUN_SLICE_TASKS)"
+    )
     parser.add_argument("--baseline-child", help=argparse.SUPPRESS)  # JSON arguments of the raw loop
     return parser.parse_args()
 
@@ -70,6 +74,7 @@ def django_env(args: argparse.Namespace, queue: str) -> dict[str, str]:
         "RUNS_QUEUE": f"{queue}-runs",  # sync runs go to the runs queue (hub/queues.py)
         "ALLOW_PRIVATE_UPSTREAMS": "true",
         **({"RUN_MAX_CONCURRENT_SLICES": str(args.slices)} if args.slices else {}),
+        "RUN_SLICE_TASKS": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
 
@@ -205,7 +210,7 @@ def baseline_run(args, env, fake, organisation, integration, child: bool = True)
 
 
 # --- the sync through a real worker ----------------------------------------------------------------------
-def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.Popen:
+def worker_start(env: dict[str, str], queue: str, log_path: Path, name: str = "bench") -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
@@ -219,7 +224,7 @@ def worker_start(env: dict[str, str], queue: str, log_path: Path) -> subprocess.
         "-Q",
         f"{queue},{queue}-runs",
         "-n",
-        f"bench-{os.getpid()}@%h",
+        f"{name}-{os.getpid()}@%h",
     ]
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -250,6 +255,48 @@ def sync_run(integration) -> dict:
         raise SystemExit(f"sync failed: {job.error_message}")
     seconds = (job.completed_at - job.started_at).total_seconds()
     return {"job": job, "seconds": seconds, "wall": wall}
+
+
+def spread_run(args, env: dict[str, str], organisation, config: dict, tmp: Path) -> dict:
+    """A full sync of a new integration spread over `args.workers` workers (each a process of its own,
+    on a queue of their own), the job's time and every worker's peak RSS."""
+    from django.conf import settings
+
+    from integrations.services import integration_create
+
+    queue = f"{env['CELERY_TASK_DEFAULT_QUEUE']}-spread"
+    spread_env = {**env, "CELERY_TASK_DEFAULT_QUEUE": queue, "RUNS_QUEUE": f"{queue}-runs"}
+    spread_env["RUN_SLICE_TASKS"] = str(args.workers)
+    integration, _ = integration_create(
+        organisation=organisation, user=None, type="haiilo", name="spread", config=config
+    )
+    workers = [worker_start(spread_env, queue, tmp / f"spread-{n}.log", name=f"spread{n}") for n in range(args.workers)]
+    runs_queue, settings.RUNS_QUEUE = settings.RUNS_QUEUE, spread_env["RUNS_QUEUE"]
+    try:
+        run = sync_run(integration)
+        run["rss"] = [peak_rss_mb(worker.pid) for worker in workers]
+    finally:
+        settings.RUNS_QUEUE = runs_queue
+        for worker in workers:
+            worker.terminate()
+            worker.wait(timeout=30)
+    from integrations.models import SyncJobSlice
+
+    slices = SyncJobSlice.objects.filter(job=run["job"])
+    run["parts"] = len({row.worker for row in slices})
+    run["integration"] = integration
+    return run
+
+
+def spread_report(args, one: dict, spread: dict) -> None:
+    events = one["job"].records_synced
+    one_rate, spread_rate = events / one["seconds"], spread["job"].records_synced / spread["seconds"]
+    print()
+    print(f"spread over {args.workers} workers (RUN_SLICE_TASKS={args.workers}; {spread['parts']} took part): "
+          f"{spread['seconds']:.2f} s job time, {spread_rate:.0f} events/s; one worker {one['seconds']:.2f} s, "
+          f"{one_rate:.0f} events/s")  # fmt: skip
+    print(ratio_line(f"{args.workers} workers / one worker", spread_rate / one_rate, f">= {SPREAD_TARGET}"))
+    print("spread workers' peak RSS (MB): " + ", ".join(f"{rss:.1f}" for rss in spread["rss"]))
 
 
 def changes_apply(tenant, count: int) -> None:
@@ -340,6 +387,11 @@ def main() -> int:
             print("Raw limit (after) ...", flush=True)
             baseline_after = baseline_run(args, env, fake, organisation, raw_b)
             correctness = check(synced, raw_a, full, KnowledgeEntry)
+            spread = None
+            if args.workers > 1:
+                print(f"Sync spread over {args.workers} workers ...", flush=True)
+                spread = spread_run(args, env, organisation, config, Path(tmp))
+                correctness |= check(synced, raw_a, spread, KnowledgeEntry, integration=spread["integration"])
             changes_apply(fake.tenant, args.changes)
             gets_before, tokens_before = len(fake.api_requests()), fake.tenant.token_requests
             incremental = sync_run(synced)
@@ -349,6 +401,8 @@ def main() -> int:
             worker.terminate()
             worker.wait(timeout=30)
         report(args, full, baseline_before, baseline_after, alone, rss_idle, rss_full, incremental, gets, tokens)
+        if spread is not None:
+            spread_report(args, full, spread)
         return correctness
 
 
@@ -407,11 +461,10 @@ def report(args, full, before, after, alone, rss_idle, rss_full, incremental, ge
     )
 
 
-def check(synced, raw, full, KnowledgeEntry) -> int:
+def check(synced, raw, full, KnowledgeEntry, integration=None) -> int:
     """The sync and the raw limit wrote the same ids, as many entries (contents differ: the limit does not map)."""
-    ours = set(
-        KnowledgeEntry.objects.filter(integration=synced, deleted_at__isnull=True).values_list("external_id", flat=True)
-    )
+    live = KnowledgeEntry.objects.filter(integration=integration or synced, deleted_at__isnull=True)
+    ours = set(live.values_list("external_id", flat=True))
     theirs = set(KnowledgeEntry.objects.filter(integration=raw).values_list("external_id", flat=True))
     job = full["job"]
     problems = []

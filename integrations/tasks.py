@@ -37,9 +37,11 @@ def run_sync_job(self, job_id: str, org_id: str, waiting_since: float | None = N
 
 
 @shared_task(name="integrations.run_sync_slices", acks_late=True)
-def run_sync_slices(job_id: str, org_id: str, token: int) -> str:
-    """One more worker's part in a run whose slices are spread (RUN_SLICE_TASKS)."""
-    outcome = sync_job_slices_run(job_id=job_id, org_id=org_id, token=token, attempts_max=MAX_SYNC_RETRIES)
+def run_sync_slices(job_id: str, org_id: str, token: int, number: int | None = None) -> str:
+    """One more worker's part in a run whose slices are spread (RUN_SLICE_TASKS); `number` is its share."""
+    outcome = sync_job_slices_run(
+        job_id=job_id, org_id=org_id, token=token, attempts_max=MAX_SYNC_RETRIES, number=number
+    )
     if outcome.retry_in is not None:
         # The run is the job's task's to retry: sent again as its next retry, after the countdown.
         retries = min(

@@ -228,14 +228,16 @@ def _run_ended(
     return job_complete(lease, log, counters())
 
 
-def sync_job_slices_run(*, job_id: str, org_id: str, token: int, attempts_max: int) -> RunOutcome:
+def sync_job_slices_run(
+    *, job_id: str, org_id: str, token: int, attempts_max: int, number: int | None = None
+) -> RunOutcome:
     """One more part of a run whose slices are spread over workers (integrations.runs.spread): it
     claims slices under the job's fencing token `token` until none is left; the part that ends the
     last one completes the job. A job no longer running under that token is left alone (`skipped`)."""
     job = (
         SyncJob.objects.select_related("integration")
         .filter(pk=job_id, organisation_id=org_id, fencing_token=token, status=JobStatus.RUNNING)
-        .exclude(spread=None)
+        .filter(spread__isnull=False)
         .first()
     )
     if job is None:
@@ -248,7 +250,7 @@ def sync_job_slices_run(*, job_id: str, org_id: str, token: int, attempts_max: i
 
     def work() -> None:
         with connector.pull_slices(dict(integration.sync_checkpoint)) as plan:
-            part = Part(lease, integration, connector, concurrency=job.spread.get("concurrency") or 1)
+            part = Part(lease, integration, connector, number=number)
             part.take_part(plan, log, counters)
 
     try:

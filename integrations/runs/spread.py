@@ -31,7 +31,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, connections, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from connectors.base import Connector, PullItem, Warning
@@ -56,8 +55,10 @@ FIGURE_KEYS = ("records_synced", "records_imported", "records_skipped", "records
 FIGURE_KEYS += ("entries_deleted",)
 
 
-# How often a waiting coordinator looks at the other parts' slices.
+# How often a waiting part looks at the other parts' slices.
 AWAIT_POLL_SECONDS = 0.5
+# How long the parts a run sends have to arrive and claim their own share before others take it.
+STEAL_AFTER_SECONDS = 2.0
 
 
 class SlicesHandedOver(Exception):  # noqa: N818 (not an error: the run goes on in other workers)
@@ -85,7 +86,7 @@ def pull_spread(lease: Lease, integration: Integration, connector: SlicedPull, l
         _counters_set(counters, spread_start(lease, plan.slices, counters, log))
         if (helpers := min(settings.RUN_SLICE_TASKS, len(plan.slices)) - 1) > 0:
             _parts_send(lease, helpers)
-        part = Part(lease, integration, connector, concurrency=settings.RUN_MAX_CONCURRENT_SLICES)
+        part = Part(lease, integration, connector, number=0)
         part.take_part(plan, log, counters, waits=True)
 
 
@@ -106,7 +107,12 @@ def spread_start(lease: Lease, names: tuple[str, ...], counters: Counters, log: 
             _log_extend(log, earlier)
             SyncJobSlice.objects.filter(job_id=job_id).delete()
         SyncJobSlice.objects.bulk_create(SyncJobSlice(job_id=job_id, name=name) for name in names)
-        spread = {"base": counters.figures(), "concurrency": settings.RUN_MAX_CONCURRENT_SLICES}
+        spread = {
+            "base": counters.figures(),
+            "concurrency": settings.RUN_MAX_CONCURRENT_SLICES,
+            "parts": min(settings.RUN_SLICE_TASKS, max(1, len(names))),
+            "started": time.time(),
+        }
         lease.write(spread=spread, progress=counters.progress(), log=log.as_json())
     return counters
 
@@ -120,7 +126,9 @@ def _parts_send(lease: Lease, count: int) -> None:
     from integrations.tasks import run_sync_slices
 
     job = lease.job
-    signatures = [run_sync_slices.si(str(job.pk), str(job.organisation_id), lease.token) for _ in range(count)]
+    signatures = [
+        run_sync_slices.si(str(job.pk), str(job.organisation_id), lease.token, number) for number in range(1, count + 1)
+    ]
     try:
         group(signatures).apply_async()
     except ENQUEUE_ERRORS as exc:
@@ -135,9 +143,12 @@ class Part:
     """One worker's part in a spread run: threads that claim slices and write them, and, for the part
     that ends the last slice, the final step."""
 
-    def __init__(self, lease: Lease, integration: Integration, connector: SlicedPull, *, concurrency: int) -> None:
+    def __init__(self, lease: Lease, integration: Integration, connector: SlicedPull, *, number: int | None) -> None:
+        """`number` says which share of the slices this part takes first (None: a part the reaper sent)."""
         self.lease, self.integration, self.connector = lease, integration, connector
-        self.concurrency = max(1, concurrency)
+        spread = SyncJob.objects.filter(pk=lease.job.pk).values_list("spread", flat=True).first() or {}
+        self.concurrency = max(1, spread.get("concurrency") or 1)
+        self.share = SliceShare(number, parts=spread.get("parts") or 1, started=spread.get("started") or 0.0)
         self.stopped = threading.Event()
         self.progress_lock = threading.Lock()
         self.last_progress = 0.0
@@ -176,24 +187,29 @@ class Part:
         while True:
             if rows.filter(status=SliceStatus.CLOSED).exists():
                 return False
-            stale = timezone.now() - heartbeat_timeout()
-            running = rows.filter(status=SliceStatus.RUNNING)
-            if not running.exists() or rows.filter(status=SliceStatus.PENDING).exists():
+            if not rows.filter(status__in=(SliceStatus.PENDING, SliceStatus.RUNNING)).exists():
                 return True
-            if running.filter(heartbeat_at__lt=stale).exists():
+            if self.share.claimable(self.lease.job.pk):
                 return True
-            time.sleep(AWAIT_POLL_SECONDS)
-            if self.lease.is_lost():
-                raise LeaseLost(str(self.lease.job.pk))
-            self.lease.heartbeat()
+            self._await_poll()
+
+    def _await_poll(self) -> None:
+        time.sleep(AWAIT_POLL_SECONDS)
+        if self.lease.is_lost():
+            raise LeaseLost(str(self.lease.job.pk))
+        self.lease.heartbeat()
 
     def _slices_run(self, plan: SlicePlan) -> None:
-        """In a thread of the part: claim a slice, run it, and again, until none is left or one failed."""
+        """In a thread of the part: claim a slice, run it, and again, until none is left or one failed.
+        While another part's share waits for it to arrive, the thread waits too (see SliceShare)."""
         try:
             while not self.stopped.is_set():
-                row = slice_claim(self.lease)
+                row = slice_claim(self.lease, self.share)
                 if row is None:
-                    return
+                    if not self.share.waiting_for_others(self.lease.job.pk):
+                        return
+                    self._await_poll()
+                    continue
                 try:
                     self._slice_run(plan, row)
                 except SliceLost:
@@ -317,23 +333,64 @@ def job_hold_shared(lease: Lease) -> None:
             raise LeaseLost(str(lease.job.pk))
 
 
-def slice_claim(lease: Lease) -> SyncJobSlice | None:
-    """The next slice of the job nobody runs: pending, or running with a heartbeat older than the
-    timeout (its part went silent). The claim is conditional on the count of claims, so two parts
-    that go for one slice at once get it once; the job must still be this lease's."""
-    stale = timezone.now() - heartbeat_timeout()
-    claimable = Q(status=SliceStatus.PENDING) | Q(status=SliceStatus.RUNNING, heartbeat_at__lt=stale)
+class SliceShare:
+    """Which slices a part claims, in which order. Part k of n takes its own share first: the k-th of n
+    runs of the slices in plan order, so the parts that arrive a moment after the coordinator still
+    find theirs (else its threads would claim every short slice before they start). Another part's
+    share may be claimed once STEAL_AFTER_SECONDS passed since the spread began (that part may never
+    come: its worker busy), and a slice whose part went silent (its heartbeat older than the timeout)
+    at any time."""
+
+    def __init__(self, number: int | None, *, parts: int, started: float) -> None:
+        self.number, self.parts, self.started = number, max(1, parts), started
+
+    def owner(self, index: int, count: int) -> int:
+        return index * self.parts // max(1, count)
+
+    def _stealing(self) -> bool:
+        return self.number is None or time.time() - self.started >= STEAL_AFTER_SECONDS
+
+    def candidates(self, job_id: Any) -> list[SyncJobSlice]:
+        """The slices this part may claim now, its own share first."""
+        stale = timezone.now() - heartbeat_timeout()
+        rows = list(SyncJobSlice.objects.filter(job_id=job_id).order_by("id"))
+        own, others = [], []
+        for index, row in enumerate(rows):
+            silent = row.status == SliceStatus.RUNNING and row.heartbeat_at is not None and row.heartbeat_at < stale
+            if row.status != SliceStatus.PENDING and not silent:
+                continue
+            if self.owner(index, len(rows)) == self.number:
+                own.append(row)
+            elif silent or self._stealing():
+                others.append(row)
+        return own + others
+
+    def claimable(self, job_id: Any) -> bool:
+        return bool(self.candidates(job_id))
+
+    def waiting_for_others(self, job_id: Any) -> bool:
+        """Are slices of other shares pending, not yet this part's to take?"""
+        if self._stealing():
+            return False
+        return SyncJobSlice.objects.filter(job_id=job_id, status=SliceStatus.PENDING).exists()
+
+
+def slice_claim(lease: Lease, share: SliceShare) -> SyncJobSlice | None:
+    """The next slice this part may take (SliceShare). The claim is conditional on the count of
+    claims, so two parts that go for one slice at once get it once; the job must still be this lease's."""
     while True:
         if lease.is_lost():
             raise LeaseLost(str(lease.job.pk))
-        row = SyncJobSlice.objects.filter(claimable, job_id=lease.job.pk).order_by("id").first()
-        if row is None:
+        for row in share.candidates(lease.job.pk):
+            claimed = SyncJobSlice.objects.filter(pk=row.pk, claims=row.claims, status=row.status)
+            now = timezone.now()
+            if claimed.update(
+                status=SliceStatus.RUNNING, claims=row.claims + 1, worker=worker_name(), heartbeat_at=now
+            ):
+                row.status, row.claims, row.heartbeat_at = SliceStatus.RUNNING, row.claims + 1, now
+                return row
+        if not share.claimable(lease.job.pk):
             return None
-        claimed = SyncJobSlice.objects.filter(pk=row.pk, claims=row.claims).filter(claimable)
-        now = timezone.now()
-        if claimed.update(status=SliceStatus.RUNNING, claims=row.claims + 1, worker=worker_name(), heartbeat_at=now):
-            row.status, row.claims, row.heartbeat_at = SliceStatus.RUNNING, row.claims + 1, now
-            return row
 
 
 def slice_checkpoint_merge(integration_id: Any, slices_key: str, name: str, state: dict[str, Any]) -> None:
