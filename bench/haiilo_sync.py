@@ -239,10 +239,29 @@ def worker_start(env: dict[str, str], queue: str, log_path: Path, name: str = "b
     return process
 
 
-def sync_run(integration) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used (of the ones still alive)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all but idle and iowait), from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def sync_run(integration, workers: list[int] | None = None) -> dict:
+    """The job to its end; with `workers`, the CPU seconds they and the whole machine used meanwhile."""
     from integrations.models import SyncJob
     from integrations.runs.engine import sync_job_request
 
+    cpu_before = [cpu_seconds(workers or []), machine_busy_seconds()]
     wall_started = time.perf_counter()
     job, _ = sync_job_request(organisation=integration.organisation, integration=integration, user=None)
     while True:
@@ -254,7 +273,8 @@ def sync_run(integration) -> dict:
     if job.status != "completed":
         raise SystemExit(f"sync failed: {job.error_message}")
     seconds = (job.completed_at - job.started_at).total_seconds()
-    return {"job": job, "seconds": seconds, "wall": wall}
+    cpu = {"workers": cpu_seconds(workers or []) - cpu_before[0], "machine": machine_busy_seconds() - cpu_before[1]}
+    return {"job": job, "seconds": seconds, "wall": wall, "cpu": cpu}
 
 
 def spread_run(args, env: dict[str, str], organisation, config: dict, tmp: Path) -> dict:
@@ -273,7 +293,7 @@ def spread_run(args, env: dict[str, str], organisation, config: dict, tmp: Path)
     workers = [worker_start(spread_env, queue, tmp / f"spread-{n}.log", name=f"spread{n}") for n in range(args.workers)]
     runs_queue, settings.RUNS_QUEUE = settings.RUNS_QUEUE, spread_env["RUNS_QUEUE"]
     try:
-        run = sync_run(integration)
+        run = sync_run(integration, workers=[worker.pid for worker in workers])
         run["rss"] = [peak_rss_mb(worker.pid) for worker in workers]
     finally:
         settings.RUNS_QUEUE = runs_queue
@@ -297,6 +317,11 @@ def spread_report(args, one: dict, spread: dict) -> None:
           f"{one_rate:.0f} events/s")  # fmt: skip
     print(ratio_line(f"{args.workers} workers / one worker", spread_rate / one_rate, f">= {SPREAD_TARGET}"))
     print("spread workers' peak RSS (MB): " + ", ".join(f"{rss:.1f}" for rss in spread["rss"]))
+    for name, run in (("one worker", one), (f"{args.workers} workers", spread)):
+        cpu = run["cpu"]
+        print(f"cores busy during the sync, {name}: workers {cpu['workers'] / run['wall']:.2f}, "
+              f"the whole machine {cpu['machine'] / run['wall']:.2f} (PostgreSQL, the fake, ...), "
+              f"of {os.cpu_count()}")  # fmt: skip
 
 
 def changes_apply(tenant, count: int) -> None:
@@ -382,7 +407,7 @@ def main() -> int:
             print("Slices fetched alone, then the mapping alone ...", flush=True)
             alone = slices_and_mapping(baseline_run(args, env, fake, organisation, raw_a, child=False))
             print("Sync through the worker ...", flush=True)
-            full = sync_run(synced)
+            full = sync_run(synced, workers=[worker.pid])
             rss_full = peak_rss_mb(worker.pid)
             print("Raw limit (after) ...", flush=True)
             baseline_after = baseline_run(args, env, fake, organisation, raw_b)

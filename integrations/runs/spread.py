@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from connectors.base import Connector, PullItem, Warning
+from connectors.base import Checkpoint, Connector, PullItem, Warning
 from connectors.capabilities import SlicedPull, SlicePlan, run_directions, slice_state
 from connectors.http import cancel_checked, while_waiting
 from integrations.models import Integration, SliceStatus, SyncJob, SyncJobSlice
@@ -47,6 +47,7 @@ from integrations.runs.jobs import (
     heartbeat_timeout,
 )
 from integrations.runs.pull import PROGRESS_INTERVAL, JobWrites, pull_items_write
+from integrations.runs.slices import SliceCheckpoint
 from integrations.runs.state import integration_state_set
 
 logger = logging.getLogger(__name__)
@@ -236,12 +237,14 @@ class Part:
             pull_items_write(items, self.integration, writes, log, counters)
         writes.done()
 
-    def _until_stopped(self, items: Iterator[PullItem]) -> Iterator[PullItem]:
+    def _until_stopped(self, items: Iterator[PullItem]) -> Iterator[PullItem | SliceCheckpoint]:
+        """The slice's items while the part runs; its cursor waits for the next batch (as in one worker:
+        saving it at each page would halve the batches)."""
         try:
             for item in items:
                 if self.stopped.is_set():
                     return
-                yield item
+                yield SliceCheckpoint(item.state) if isinstance(item, Checkpoint) else item
         finally:
             items.close()
 

@@ -18,7 +18,8 @@ from connectors.haiilo.connector import HaiiloConnector
 from connectors.haiilo.mapping import SUPPORTED_TYPES
 from integrations.models import Integration, JobStatus, SliceStatus, SyncJob, SyncJobSlice
 from integrations.runs.jobs import sync_jobs_reap_stale
-from tests.connectors.haiilo.test_slices import live_ids, run_job
+from tests.connectors.haiilo.conftest import start_ids
+from tests.connectors.haiilo.test_slices import live_ids
 from tests.connectors.haiilo.test_sync import expected_live
 from tests.waiting import queue_of_its_own, wait_until
 from tests.worker_process import WorkerProcess
@@ -48,6 +49,21 @@ def integration_on(org, haiilo, name: str) -> Integration:
     integration.credentials = {}
     integration.save()
     return integration
+
+
+def run_job(integration: Integration) -> SyncJob:
+    """A run whose coordinator is this process; it may end in the other part (which took the final step)."""
+    from integrations.runs.engine import sync_job_run
+
+    job = job_of(integration)
+    sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id))
+    return job_ended(job)
+
+
+def job_ended(job: SyncJob) -> SyncJob:
+    wait_until(lambda: SyncJob.objects.get(pk=job.pk).status != JobStatus.RUNNING, "the job's end", 60)
+    job.refresh_from_db()
+    return job
 
 
 def figures(job: SyncJob) -> tuple:
@@ -119,10 +135,10 @@ def test_a_slice_whose_worker_dies_is_taken_over_from_its_own_cursor(org, haiilo
 
         def kill_mid_slice() -> None:
             row = wait_until(lambda: slice_of(worker, job), "a page written by the worker's part", 60)
-            cursors = Integration.objects.get(pk=integration.pk).sync_checkpoint["cursors"]
-            killed.update(name=row.name, cursor=cursors[row.name], mark=len(haiilo.tenant.requests))
             worker.process.send_signal(signal.SIGKILL)
             worker.process.wait()
+            cursors = Integration.objects.get(pk=integration.pk).sync_checkpoint["cursors"]
+            killed.update(name=row.name, cursor=cursors[row.name], mark=len(haiilo.tenant.requests))
 
         killer = Beside(kill_mid_slice)
         killer.start()
@@ -130,14 +146,16 @@ def test_a_slice_whose_worker_dies_is_taken_over_from_its_own_cursor(org, haiilo
         killer.join()
         assert killer.error is None, killer.error
 
-    job.refresh_from_db()
+    job = job_ended(job)
     assert job.status == JobStatus.COMPLETED, job.error_message
     assert live_ids(integration) == expected_live(haiilo.tenant)
     taken = SyncJobSlice.objects.get(job=job, name=killed["name"])
     assert taken.claims == 2 and taken.worker.endswith(f":{os.getpid()}")
-    # It resumed at the cursor its dead part had saved, not from the start of the type.
-    later = [path for _, path, _ in haiilo.tenant.requests[killed["mark"] :] if f"/events/{killed['name']}?" in path]
-    assert later and f"startId={killed['cursor']['events']}&" in later[0] and killed["cursor"]["events"] > 0
+    # It resumed at the cursor its dead part had saved, not from the start of the type (a request the
+    # dead part had in flight may be logged after the kill: it started past the cursor).
+    later = [path for _, path, _ in haiilo.tenant.requests[killed["mark"] :]]
+    assert killed["cursor"]["events"] > 0
+    assert min(start_ids(later, f"/events/{killed['name']}")) == killed["cursor"]["events"]
 
 
 def test_the_reaper_puts_back_a_silent_slice_and_a_new_part_finishes_the_job(org, haiilo, spread):
@@ -157,9 +175,8 @@ def test_the_reaper_puts_back_a_silent_slice_and_a_new_part_finishes_the_job(org
             SyncJobSlice(job=job, name=name, status=SliceStatus.DONE) for name in SUPPORTED_TYPES if name != "user"
         )
         assert sync_jobs_reap_stale() == 1
-        wait_until(lambda: SyncJob.objects.get(pk=job.pk).status != JobStatus.RUNNING, "the job's end", 60)
+        job = job_ended(job)
 
-    job.refresh_from_db()
     assert job.status == JobStatus.COMPLETED, job.error_message
     users = {entry for entry in expected_live(haiilo.tenant) if entry.startswith("user:")}
     assert users and live_ids(integration) == users

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from integrations.models import Integration, JobStatus, KnowledgeEntry, SliceStatus, SyncJob, SyncJobSlice
-from integrations.runs.engine import sync_job_run
 from tests.connectors.haiilo.test_spread import own_queue, spread  # noqa: F401 (fixtures)
+from tests.connectors.haiilo.test_spread import run_job as run_spread_job
 from tests.fakes.confluence_fixtures import seed_spaces
 from tests.integrations.confluence.test_sync_jobs import wiki  # noqa: F401 (fixture)
 from tests.worker_process import WorkerProcess
@@ -17,11 +17,7 @@ pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def run_job(integration_id: str) -> SyncJob:
-    integration = Integration.objects.get(pk=integration_id)
-    job = SyncJob.objects.create(organisation=integration.organisation, integration=integration)
-    sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id))
-    job.refresh_from_db()
-    return job
+    return run_spread_job(Integration.objects.get(pk=integration_id))
 
 
 def test_spaces_spread_over_two_workers_keep_a_moved_page_and_delete_a_trashed_one(atlassian, wiki, spread, settings):  # noqa: F811
