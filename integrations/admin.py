@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from integrations.models import Integration, KnowledgeEntry, SyncJob
+from integrations.models import Integration, KnowledgeEntry, SyncJob, SyncJobSlice
 
 
 @admin.register(Integration)
@@ -39,8 +39,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class SyncJobSliceInline(admin.TabularInline):
+    """The slices of a run spread over workers (RUN_SLICE_TASKS): who runs each, and how far it got."""
+
+    model = SyncJobSlice
+    fields = ("name", "status", "claims", "worker", "heartbeat_at", "completed_at", "progress")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(SyncJob)
 class SyncJobAdmin(ReadOnlyAdmin):
+    inlines = [SyncJobSliceInline]
     list_display = ("id", "integration", "status", "records_synced", "entries_created", "created_at")
     list_filter = ("status",)
     search_fields = ("integration__name", "organisation__name")

@@ -37,3 +37,15 @@ def test_admin_cannot_move_an_integration_to_another_organisation(make_org, oper
 def test_admin_still_picks_the_organisation_of_a_new_integration(org, operator_client):
     page = operator_client.get("/admin/integrations/integration/add/").content.decode()
     assert 'name="organisation"' in page
+
+
+def test_a_spread_jobs_page_shows_who_runs_each_slice(org, operator_client):
+    from integrations.models import SyncJob, SyncJobSlice
+
+    integration = Integration(organisation=org, type="webhook", name="Hook")
+    integration.config = {"signing_secret": "whsec-x"}
+    integration.save()
+    job = SyncJob.objects.create(organisation=org, integration=integration, status="running", spread={"parts": 2})
+    SyncJobSlice.objects.create(job=job, name="blog-article", status="running", claims=2, worker="worker-7:4242")
+    page = operator_client.get(f"/admin/integrations/syncjob/{job.pk}/change/").content.decode()
+    assert "blog-article" in page and "worker-7:4242" in page

@@ -21,6 +21,7 @@ from integrations.runs.jobs import sync_jobs_reap_stale
 from tests.connectors.haiilo.conftest import start_ids
 from tests.connectors.haiilo.test_slices import live_ids
 from tests.connectors.haiilo.test_sync import expected_live
+from tests.fakes.haiilo import Fault
 from tests.waiting import queue_of_its_own, wait_until
 from tests.worker_process import WorkerProcess
 
@@ -96,6 +97,13 @@ def test_a_pull_spread_over_two_workers_stores_what_one_worker_stores(org, haiil
     pids = {row.worker.rsplit(":", 1)[1] for row in slices}
     assert pids == {str(os.getpid()), str(worker.process.pid)}, "both parts ran slices"
     assert sum(row.progress["records_synced"] for row in slices) == job.records_synced
+    # Every part's log lines reach the job's log: each slice says what it skipped.
+    assert skipped_in_log(job) == skipped_in_log(in_one) > 0
+
+
+def skipped_in_log(job: SyncJob) -> int:
+    lines = [line["message"] for line in job.log if line["message"].startswith("Skipped ")]
+    return sum(int(message.split()[1]) for message in lines)
 
 
 class Beside(threading.Thread):
@@ -213,3 +221,24 @@ def test_a_cancelled_spread_run_writes_nothing_more_in_any_part(org, haiilo, spr
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error_message == "Cancelled by a test."
     assert len(live_ids(integration)) == written["at_cancel"] < len(expected_live(haiilo.tenant))
+
+
+def test_a_slice_failing_in_the_other_worker_fails_the_job_and_the_next_run_resumes_it(org, haiilo, spread):
+    haiilo.tenant.generate(1400, update_share=0)
+    haiilo.tenant.delay = 0.05
+    # timeline-item is the last type: in the other part's share.
+    haiilo.tenant.faults.append(Fault(count=1, status=403, entity_type="timeline-item", after=3))
+    integration = integration_on(org, haiilo, "Spread")
+    with WorkerProcess.started(extra_env=spread) as worker:
+        failed = run_job(integration)
+        assert failed.status == JobStatus.FAILED and "'timeline-item'" in failed.error_message
+        assert failed.error_message in [line["message"] for line in failed.log]
+        failing = SyncJobSlice.objects.get(job=failed, name="timeline-item")
+        assert failing.worker.endswith(f":{worker.process.pid}")
+        cursors = Integration.objects.get(pk=integration.pk).sync_checkpoint["cursors"]
+        assert cursors["timeline-item"]["events"] > 0  # what it wrote before the 403 is kept
+        assert 0 < len(live_ids(integration)) < len(expected_live(haiilo.tenant))
+
+        resumed = run_job(integration)
+    assert resumed.status == JobStatus.COMPLETED, resumed.error_message
+    assert live_ids(integration) == expected_live(haiilo.tenant)
