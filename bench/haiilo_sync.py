@@ -308,7 +308,7 @@ def spread_run(args, env: dict[str, str], organisation, config: dict, tmp: Path)
     return run
 
 
-def spread_report(args, one: dict, spread: dict) -> None:
+def spread_report(args, one: dict, spread: dict, alone: dict) -> None:
     events = one["job"].records_synced
     one_rate, spread_rate = events / one["seconds"], spread["job"].records_synced / spread["seconds"]
     print()
@@ -317,6 +317,8 @@ def spread_report(args, one: dict, spread: dict) -> None:
           f"{one_rate:.0f} events/s")  # fmt: skip
     print(ratio_line(f"{args.workers} workers / one worker", spread_rate / one_rate, f">= {SPREAD_TARGET}"))
     print("spread workers' peak RSS (MB): " + ", ".join(f"{rss:.1f}" for rss in spread["rss"]))
+    _, slowest_s, _ = slices_summary(alone["slices"])
+    print(ratio_line("spread wall / slowest slice", spread["wall"] / slowest_s, f"<= {WALL_TARGET}, with latency"))
     for name, run in (("one worker", one), (f"{args.workers} workers", spread)):
         cpu = run["cpu"]
         print(f"cores busy during the sync, {name}: workers {cpu['workers'] / run['wall']:.2f}, "
@@ -427,7 +429,7 @@ def main() -> int:
             worker.wait(timeout=30)
         report(args, full, baseline_before, baseline_after, alone, rss_idle, rss_full, incremental, gets, tokens)
         if spread is not None:
-            spread_report(args, full, spread)
+            spread_report(args, full, spread, alone)
         return correctness
 
 
