@@ -1,43 +1,39 @@
-"""Bench the Confluence page sync (full, then incremental after edits) against the raw fetch-and-parse limit.
+"""Bench a full Confluence page sync through a real Celery worker on PostgreSQL against the raw limit.
 
-Run: `.venv/bin/python bench/confluence_sync.py [--spaces 20] [--pages 10000] [--edits 50]`.
+Run: `.venv/bin/python bench/confluence_sync.py [--pages 10000] [--spaces 20] [--latency-ms 80] [--slices 4]`.
 See bench/README.md for what the figures mean. Exits non-zero only when correctness fails.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import contextlib
+import functools
+import json
 import os
 import random
 import sys
-import threading
 import time
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import sync_limit  # noqa: E402 - the repository root must be on the path first
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_confluence"
+LIST_LIMIT = 250  # what the connector asks for (connectors/confluence/client.py)
+EDIT_MARK = "Edited"
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spaces", type=int, default=20)
     parser.add_argument("--pages", type=int, default=10_000, help="in all, spread evenly over the spaces")
+    parser.add_argument("--spaces", type=int, default=20)
     parser.add_argument("--edits", type=int, default=50, help="pages edited before the incremental sync")
-    parser.add_argument("--rounds", type=int, default=3, help="each phase runs once a round; medians are shown")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--bench-db", default="bench_confluence")
+    sync_limit.arguments_add(parser, DEFAULT_DATABASE_URL)
     return parser.parse_args()
 
 
-# --- the fake Confluence, in its own process so its memory and CPU are not the sync's -----------------
-
-
+# --- the fake's pages -------------------------------------------------------------------------------------
 def storage_body(n: int) -> str:
     """A page of a few kB in storage format: headings, text, a table, macros and links."""
     rows = "".join(f"<tr><td>Item {n}-{r}</td><td>{r * 7}</td><td>owner-{r}</td></tr>" for r in range(6))
@@ -53,249 +49,233 @@ def storage_body(n: int) -> str:
     )
 
 
-def fake_process(connection, spaces: int, pages: int) -> None:
+def edited_body(page_id: str) -> str:
+    """A new version's body: its text starts with EDIT_MARK, so the incremental check can see it."""
+    return f"<p>{EDIT_MARK} {page_id}</p>" + storage_body(int(page_id))
+
+
+def fake_seeded(pages: int, spaces: int):
+    """The fake Confluence (OpenAPI check off, answers kept once encoded: the fake is not measured)."""
     from tests.fakes.confluence import FakeAtlassian
 
-    with FakeAtlassian(validate=False) as fake:
-        for s in range(spaces):
-            fake.model.add_space(f"S{s:02d}", f"Space {s}")
-        for n in range(pages):
-            fake.model.add_page(f"S{n % spaces:02d}", f"Runbook {n}", storage_body(n))
-        connection.send({"site_url": fake.site_url, "email": fake.model.email, "api_token": fake.model.api_token})
-        while True:
-            command, argument = connection.recv()
-            if command == "requests":
-                connection.send(len(fake.model.requests))
-            elif command == "edit":
-                chosen = random.Random(7).sample(sorted(fake.model.pages), argument)
-                for page_id in chosen:
-                    fake.model.edit_page(page_id, body=f"<p>Edited {page_id}</p>" + storage_body(int(page_id)))
-                connection.send(chosen)
-            elif command == "stop":
-                connection.send(None)
-                return
+    fake = FakeAtlassian(validate=False, cache_answers=True)
+    for s in range(spaces):
+        fake.model.add_space(f"S{s:02d}", f"Space {s}")
+    for n in range(pages):
+        fake.model.add_page(f"S{n % spaces:02d}", f"Runbook {n}", storage_body(n))
+    return fake
 
 
-# --- measuring ------------------------------------------------------------------------------------------
+# --- the raw limit: fetch, parse, COPY + merge of the raw fields, no mapping ------------------------------
+def listing_params(*, bodies: bool) -> list[tuple[str, object]]:
+    """GET /spaces/{id}/pages as the connector asks it, in its order (the fake keeps answers per query)."""
+    return [("limit", LIST_LIMIT), ("status", "current"), *([("body-format", "storage")] if bodies else [])]
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE_SIZE
-
-
-class PeakRss:
-    """Samples this process's RSS every few ms; `growth` is the peak over the level at start."""
-
-    def __init__(self) -> None:
-        self.start = rss_bytes()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, rss_bytes())
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
-
-    @property
-    def growth_mb(self) -> float:
-        return (self.peak - self.start) / 2**20
-
-
-@dataclass
-class Phase:
-    name: str
-    pages: int
-    seconds: float
-    requests: int
-    rss_growth_mb: float
-
-    @property
-    def rate(self) -> float:
-        return self.pages / self.seconds if self.seconds else 0.0
-
-
-def measured(name: str, fake, run) -> Phase:
-    fake.send(("requests", None))
-    before = fake.recv()
-    with PeakRss() as memory:
-        started = time.perf_counter()
-        pages = run()
-        seconds = time.perf_counter() - started
-    fake.send(("requests", None))
-    return Phase(name, pages, seconds, fake.recv() - before, memory.growth_mb)
-
-
-# --- the baselines: fetch and parse as fast as a bare loop can ------------------------------------------
-
-
-def raw_fetch_and_parse(site: dict[str, str], *, bodies: bool) -> int:
-    """Every page of every space, following `_links.next`; JSON decoded, bodies reduced to text."""
+def raw_session(spec: dict):
     import httpx
 
-    from connectors.confluence.storage import storage_to_text
-
-    count = 0
-    auth = httpx.BasicAuth(site["email"], site["api_token"])
-    with httpx.Client(base_url=site["site_url"], auth=auth, timeout=30) as client:
-        spaces = client.get("/wiki/api/v2/spaces", params={"limit": 250}).json()["results"]
-        for space in spaces:
-            params = {"limit": 250, "status": "current", **({"body-format": "storage"} if bodies else {})}
-            answer = client.get(f"/wiki/api/v2/spaces/{space['id']}/pages", params=params).json()
-            while True:
-                for page in answer["results"]:
-                    if bodies:
-                        storage_to_text(page["body"]["storage"]["value"])
-                    count += 1
-                link = answer["_links"].get("next")
-                if not link:
-                    break
-                answer = client.get(link).json()
-    return count
+    return httpx.Client(base_url=spec["url"], auth=httpx.BasicAuth(spec["email"], spec["api_token"]), timeout=60)
 
 
-# --- the sync, through the app's own services -----------------------------------------------------------
+def spaces_listed(http) -> list[dict]:
+    return http.get("/wiki/api/v2/spaces", params=[("limit", LIST_LIMIT)]).json()["results"]
 
 
-def bench_database_url(base_url: str, name: str) -> str:
-    import psycopg
+def slice_pages(http, space_id: str, *, bodies: bool = True):
+    """One slice as the connector reads it: the space's pages, 250 an answer, following `_links.next`."""
+    answer = http.get(f"/wiki/api/v2/spaces/{space_id}/pages", params=listing_params(bodies=bodies)).json()
+    while True:
+        yield answer["results"]
+        link = answer["_links"].get("next")
+        if not link:
+            return
+        answer = http.get(link).json()
 
-    parts = urlsplit(base_url)
-    with psycopg.connect(urlunsplit(parts._replace(scheme="postgresql")), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunsplit(parts._replace(path="/" + name))
+
+def raw_record(page: dict):
+    """A page staged straight from its raw fields: the raw title, the storage body as both content and html
+    (the sync stores it as html too); no storage to text, no URL, no metadata, no times."""
+    from connectors.base import Record
+
+    storage = page["body"]["storage"]["value"]
+    return Record(external_id=str(page["id"]), title=page["title"], content=storage, html=storage)
 
 
-def django_ready(database_url: str) -> None:
-    from bench.keys import bench_keys
-
-    os.environ.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="hub.settings",
-                      ALLOW_PRIVATE_UPSTREAMS="true", LOG_LEVEL="WARNING", **bench_keys())  # fmt: skip
+def baseline_child(spec: dict) -> None:
+    """The physical limit without the hub, in its own process like the worker: every space's pages fetched
+    and parsed, staged from their raw fields, COPY + merge per answer (250 pages)."""
     import django
-    from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0)
+    import psycopg
+
+    started = time.perf_counter()
+    pages = rows = 0
+    ids = {"org_id": spec["org_id"], "integration_id": spec["integration_id"]}
+    with contextlib.closing(raw_session(spec)) as http, psycopg.connect(spec["database_url"]) as db:
+        for space in spaces_listed(http):
+            for results in slice_pages(http, str(space["id"])):
+                pages += len(results)
+                rows += sync_limit.copy_merge(db, sync_limit.staged_rows(raw_record(page) for page in results), **ids)
+    print(sync_limit.raw_result(pages, rows, started))
 
 
-def integration_for(site: dict[str, str]):
-    from hub.models import Role
-    from hub.services import membership_set, organisation_create
-    from integrations.services import integration_create
+def slices_and_mapping(spec: dict) -> dict:
+    """Each space's fetch alone (its requests one after another, JSON parsed), then the connector's mapping
+    alone (`page_record`: storage to text, URL, metadata) over the pages already fetched, CPU only."""
+    from connectors.confluence.mapping import page_record
 
-    suffix = uuid.uuid4().hex[:8]
-    organisation = organisation_create(name=f"Bench {suffix}", plan_code="enterprise", subscription_status="active")
-    membership, _ = membership_set(organisation=organisation, email=f"bench-{suffix}@example.com", role=Role.ADMIN,
-                                   password=uuid.uuid4().hex)  # fmt: skip
-    integration, _ = integration_create(organisation=organisation, user=membership.user, type="confluence",
-                                        name="Bench wiki", config=dict(site))  # fmt: skip
-    return integration
-
-
-def pull_only(integration) -> int:
-    """The connector's own pull, items counted and dropped: everything but the knowledge-base writes."""
-    from connectors.base import Record
-    from integrations.services import connector_for
-
-    return sum(isinstance(item, Record) for item in connector_for(integration).pull({}))
+    slices: dict[str, float] = {}
+    fetched: list[tuple[dict, dict]] = []
+    with contextlib.closing(raw_session(spec)) as http:
+        for space in spaces_listed(http):
+            started = time.perf_counter()
+            for results in slice_pages(http, str(space["id"])):
+                fetched.extend((page, space) for page in results)
+            slices[space["key"]] = time.perf_counter() - started
+    started = time.perf_counter()
+    for page, space in fetched:
+        page_record(page, space=space, base=spec["url"] + "/wiki")
+    return {"slices": slices, "items": len(fetched), "mapping_seconds": time.perf_counter() - started}
 
 
-def sync_once(integration) -> tuple[int, dict]:
-    from integrations.models import SyncJob
-    from integrations.runs.engine import sync_job_run
-
-    job = SyncJob.objects.create(organisation=integration.organisation, integration=integration)
-    outcome = sync_job_run(job_id=str(job.id), org_id=str(integration.organisation_id))
-    job.refresh_from_db()
-    if outcome.status != "completed":
-        raise SystemExit(f"sync failed: {job.error_message}")
-    return job.records_synced, job.progress
-
-
-# --- the run --------------------------------------------------------------------------------------------
+def listings_alone(spec: dict) -> dict[str, float]:
+    """The floor of an incremental sync: each space's ids and versions listed (no bodies), its seconds."""
+    seconds: dict[str, float] = {}
+    with contextlib.closing(raw_session(spec)) as http:
+        for space in spaces_listed(http):
+            started = time.perf_counter()
+            for _ in slice_pages(http, str(space["id"]), bodies=False):
+                pass
+            seconds[space["key"]] = time.perf_counter() - started
+    return seconds
 
 
-def main() -> int:
-    args = arguments()
-    database_url = bench_database_url(args.database_url, args.bench_db)
-    fake, child_end = multiprocessing.Pipe()
-    child = multiprocessing.get_context("fork").Process(target=fake_process, args=(child_end, args.spaces, args.pages))
-    child.start()
-    site = fake.recv()
-    try:
-        django_ready(database_url)
-        return run_phases(args, fake, site)
-    finally:
-        fake.send(("stop", None))
-        fake.recv()
-        child.join(10)
+def raw_spec(args, fake, integration) -> dict:
+    return {
+        "url": fake.site_url,
+        "email": fake.model.email,
+        "api_token": fake.model.api_token,
+        "database_url": args.database_url,
+        "org_id": str(integration.organisation_id),
+        "integration_id": str(integration.id),
+    }
 
 
-def run_round(args: argparse.Namespace, fake, site: dict[str, str]) -> tuple[list[Phase], list[str]]:
-    """The five phases once, on a fresh integration; and what went wrong, if anything."""
+# --- the incremental sync ---------------------------------------------------------------------------------
+def pages_edit(fake, count: int) -> list[str]:
+    """`count` pages, the same each run, get a new version; the fake's kept answers are dropped."""
+    chosen = random.Random(7).sample(sorted(fake.model.pages), count)
+    for page_id in chosen:
+        fake.model.edit_page(page_id, body=edited_body(page_id))
+    fake.answers_forget()
+    return chosen
+
+
+def incremental_problems(*, edits: int, synced: int, shown: int) -> list[str]:
+    """The incremental sync fetched exactly the edited pages and every edited entry shows its edit."""
+    problems = []
+    if synced != edits:
+        problems.append(f"the incremental sync fetched {synced} pages, not the {edits} edited")
+    if shown != edits:
+        problems.append(f"{shown} of the {edits} edited pages show the edit")
+    return problems
+
+
+def incremental_run(args, fake, synced) -> tuple[dict, list[str]]:
     from integrations.models import KnowledgeEntry
 
-    integration = integration_for(site)
-    raw_full = measured("raw fetch+parse, bodies", fake, lambda: raw_fetch_and_parse(site, bodies=True))
-    pulled = measured("connector pull, no writes", fake, lambda: pull_only(integration))
-    full = measured("sync, full", fake, lambda: sync_once(integration)[0])
-    raw_list = measured("raw list, ids+versions", fake, lambda: raw_fetch_and_parse(site, bodies=False))
-    fake.send(("edit", args.edits))
-    edited = fake.recv()
-    incr = measured("sync, incremental", fake, lambda: sync_once(integration)[0])
-    entries = KnowledgeEntry.objects.filter(integration=integration)
-    problems = []
-    if entries.count() != args.pages or full.pages != args.pages:
-        problems.append(f"expected {args.pages} entries and records, got {entries.count()} and {full.pages}")
-    if incr.pages != args.edits:
-        problems.append(f"incremental sync fetched {incr.pages} pages, not the {args.edits} edited")
-    changed = entries.filter(external_id__in=edited, content__startswith="Edited ").count()
-    if changed != args.edits:
-        problems.append(f"{changed} of the {args.edits} edited pages show the edit")
-    return [raw_full, pulled, full, raw_list, incr], problems
+    edited = pages_edit(fake, args.edits)
+    listings_alone(raw_spec(args, fake, synced))  # renders and keeps the new listings, untimed
+    requests_before = len(fake.model.requests)
+    listings = listings_alone(raw_spec(args, fake, synced))
+    listing_requests = len(fake.model.requests) - requests_before
+    incremental = sync_limit.sync_run(synced)
+    entries = KnowledgeEntry.objects.filter(integration=synced, external_id__in=edited)
+    shown = entries.filter(content__startswith=f"{EDIT_MARK} ").count()
+    incremental.update(
+        requests=len(fake.model.requests) - requests_before - listing_requests,
+        listings=listings,
+        listing_requests=listing_requests,
+    )
+    return incremental, incremental_problems(edits=args.edits, synced=incremental["job"].records_synced, shown=shown)
 
 
-def median_phase(runs: list[Phase]) -> Phase:
-    """The run with the median time; memory is the largest seen in any round."""
-    chosen = sorted(runs, key=lambda phase: phase.seconds)[len(runs) // 2]
-    return Phase(chosen.name, chosen.pages, chosen.seconds, chosen.requests, max(r.rss_growth_mb for r in runs))
+def confluence_integration(organisation, name: str, config: dict):
+    from integrations.services import integration_create
+
+    return integration_create(organisation=organisation, user=None, type="confluence", name=name, config=config)[0]
 
 
-def run_phases(args: argparse.Namespace, fake, site: dict[str, str]) -> int:
-    rounds, problems = [], []
-    for _ in range(args.rounds):
-        phases, found = run_round(args, fake, site)
-        rounds.append(phases)
-        problems += found
-    print_table([median_phase([r[i] for r in rounds]) for i in range(len(rounds[0]))], args)
-    for problem in problems:
-        print("FAIL:", problem)
-    return 1 if problems else 0
+# --- the run ----------------------------------------------------------------------------------------------
+def main() -> int:
+    args = arguments()
+    if args.baseline_child:
+        baseline_child(json.loads(args.baseline_child))
+        return 0
+    os.environ["LOG_LEVEL"] = "WARNING"  # this process only: the integrations' live checks log every request
+    env, queue = sync_limit.bench_ready(args, "confluence")
+    from hub.services import organisation_create
+    from tests.conftest import ensure_plans
+
+    ensure_plans()
+    print(f"Seeding a fake Confluence of {args.pages} pages in {args.spaces} spaces ...", flush=True)
+    fake = fake_seeded(args.pages, args.spaces)
+    with fake:
+        organisation = organisation_create(
+            name=f"Bench {time.time():.0f}", plan_code="enterprise", subscription_status="active"
+        )
+        config = {"site_url": fake.site_url, "email": fake.model.email, "api_token": fake.model.api_token}
+        made = {name: confluence_integration(organisation, name, config) for name in ("sync", "raw", "raw2")}
+        made["config"] = config
+        slices_and_mapping(raw_spec(args, fake, made["raw"]))  # renders and keeps every answer, untimed
+        fake.model.delay = args.latency_ms / 1000
+        measured = sync_limit.phases_run(
+            env,
+            queue,
+            raw_before=lambda: sync_limit.child_run(__file__, raw_spec(args, fake, made["raw"]), env),
+            alone=lambda: slices_and_mapping(raw_spec(args, fake, made["raw"])),
+            sync=lambda pids: full_sync(fake, made["sync"], pids),
+            raw_after=lambda: sync_limit.child_run(__file__, raw_spec(args, fake, made["raw2"]), env),
+            then=lambda full: checked_incremental(args, env, fake, made, full),
+        )
+    spread, incremental, problems = measured.then
+    report(args, measured, incremental)
+    return sync_limit.run_end(args, "pages", measured, spread, problems)
 
 
-def print_table(phases: list[Phase], args: argparse.Namespace) -> None:
-    print(f"\n{args.pages} pages in {args.spaces} spaces, {args.edits} edits before the incremental sync; "
-          f"median of {args.rounds} rounds\n")  # fmt: skip
-    print(f"{'phase':<26}{'pages':>8}{'seconds':>9}{'pages/s':>10}{'requests':>10}{'peak RSS +MB':>14}")
-    for phase in phases:
-        print(f"{phase.name:<26}{phase.pages:>8}{phase.seconds:>9.2f}{phase.rate:>10.0f}{phase.requests:>10}"
-              f"{phase.rss_growth_mb:>14.1f}")  # fmt: skip
-    raw_full, pulled, full, raw_list, incr = phases
-    print(f"\nconnector pull / raw fetch+parse rate:  {pulled.rate / raw_full.rate:.2f}")
-    print(f"full sync / raw fetch+parse rate:       {full.rate / raw_full.rate:.2f}")
-    print(f"incremental sync time / raw list time:  {incr.seconds / raw_list.seconds:.2f} "
-          f"({args.pages / incr.seconds:.0f} pages checked per second)")  # fmt: skip
+def full_sync(fake, integration, workers: list[int]) -> dict:
+    """The sync through the worker, and how many requests the fake answered for it."""
+    requests_before = len(fake.model.requests)
+    full = sync_limit.sync_run(integration, workers=workers)
+    return {**full, "requests": len(fake.model.requests) - requests_before}
+
+
+def checked_incremental(args, env, fake, made: dict, full: dict) -> tuple[dict | None, dict, list[str]]:
+    """The ids check, the sync spread over `--workers` (if more than one), then the incremental sync."""
+    problems = sync_limit.same_ids_problems(made["sync"], made["raw"], full["job"])
+    new = functools.partial(confluence_integration, made["sync"].organisation, "spread", made["config"])
+    spread, found = sync_limit.spread_checked(args.workers, env, new, made["raw"])
+    print(f"Incremental sync after {args.edits} edits ...", flush=True)
+    incremental, more = incremental_run(args, fake, made["sync"])
+    return spread, incremental, problems + found + more
+
+
+def report(args, measured: sync_limit.Measured, incremental: dict) -> None:
+    full = measured.full
+    job = full["job"]
+    note = f"(the sync's records_synced: {job.records_synced}, requests: {full['requests']})"
+    sync_limit.limit_print(args, f"{args.pages} pages in {args.spaces} spaces", "pages", measured, note)
+    inc = incremental["job"]
+    slowest, slowest_s, total = sync_limit.slices_summary(incremental["listings"])
+    print(
+        f"incremental after {args.edits} edits: {incremental['requests']} requests, {inc.records_synced} pages "
+        f"fetched; job {incremental['seconds']:.2f} s, wall {incremental['wall']:.2f} s; each space's ids and "
+        f"versions listed alone: slowest {slowest} {slowest_s:.2f} s, sum {total:.2f} s "
+        f"({incremental['listing_requests']} requests); wall / slowest listing {incremental['wall'] / slowest_s:.2f}"
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

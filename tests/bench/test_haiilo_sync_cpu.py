@@ -1,9 +1,9 @@
-"""The Haiilo bench's CPU figures: the seconds a process and the machine were busy, from /proc."""
+"""The sync benches' CPU figures (bench/sync_limit.py): the seconds a process and the machine were busy."""
 
 import os
 import time
 
-from bench.haiilo_sync import cpu_seconds, machine_busy_seconds
+from bench.sync_limit import cpu_seconds, machine_busy_seconds
 
 
 def busy_for(seconds: float) -> None:

@@ -70,7 +70,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, answer_headers, payload)
 
     def _send(self, status: int, headers: dict[str, str], payload: Any) -> None:
-        raw = b"" if payload is None else json.dumps(payload).encode()
+        raw = _encoded(payload)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -95,18 +95,31 @@ def _server(fake: FakeAtlassian, role: str) -> ThreadingHTTPServer:
     return server
 
 
+def _encoded(payload: Any) -> bytes:
+    """An answer's body as sent: JSON, or the bytes a kept answer was encoded to once."""
+    if isinstance(payload, bytes):
+        return payload
+    return b"" if payload is None else json.dumps(payload).encode()
+
+
 def _error(status: int, title: str) -> Answer:
     return status, {}, {"errors": [{"status": status, "code": title.upper().replace(" ", "_"), "title": title,
                                     "detail": None}]}  # fmt: skip
 
 
 class FakeAtlassian:
-    """`site_url`, `api_url`, `auth_url`; `model` holds the data; `spec` the OpenAPI findings."""
+    """`site_url`, `api_url`, `auth_url`; `model` holds the data; `spec` the OpenAPI findings.
 
-    def __init__(self, *, validate: bool = True) -> None:
+    `cache_answers` (for the bench, so that the fake's own JSON work is not measured): each v2 GET
+    answer is encoded once and its bytes served again to the same path and query. Any other v2 call
+    forgets them; a change made straight on `model` must be followed by `answers_forget()`."""
+
+    def __init__(self, *, validate: bool = True, cache_answers: bool = False) -> None:
         self.model = ConfluenceModel()
         self.spec = SpecCheck()
         self.validate = validate
+        self.cache_answers = cache_answers
+        self._answers: dict[tuple[str, tuple], Answer] = {}
         self.auth_log = AuthLog()
         self.servers = {role: _server(self, role) for role in ("site", "api", "auth")}
         self.threads = [
@@ -189,11 +202,27 @@ class FakeAtlassian:
                 self.api.answer(method, path.removeprefix("/wiki/api/v2"), query, body)
             answer = (fault.status, fault.headers, _error(fault.status, HTTPStatus(fault.status).phrase)[2])
         else:
-            answer = self.api.answer(method, path.removeprefix("/wiki/api/v2"), query, body)
+            answer = self._answer(method, path.removeprefix("/wiki/api/v2"), query, body)
         self.model.answer_statuses.append(answer[0])
         if self.validate:
             self._check(method, path, query, headers, body, answer)
         return answer
+
+    def _answer(self, method: str, path: str, query: list, body: bytes) -> Answer:
+        if not self.cache_answers:
+            return self.api.answer(method, path, query, body)
+        if method != "GET":
+            self.answers_forget()
+            return self.api.answer(method, path, query, body)
+        key = (path, tuple(query))
+        if key not in self._answers:
+            status, headers, payload = self.api.answer(method, path, query, body)
+            self._answers[key] = (status, headers, _encoded(payload))
+        return self._answers[key]
+
+    def answers_forget(self) -> None:
+        """Drop the kept answers: the next GETs are rendered from the model again."""
+        self._answers.clear()
 
     def _check(self, method: str, path: str, query: list, headers: dict[str, str], body: bytes, answer: Answer) -> None:
         content_type = headers.get("Content-Type", "application/json" if body else "")
@@ -201,7 +230,7 @@ class FakeAtlassian:
             path=path, method=method.lower(), query=query, headers=headers, body=body or None, content_type=content_type
         )
         status, answer_headers, payload = answer
-        data = b"" if payload is None else json.dumps(payload).encode()
+        data = _encoded(payload)
         self.spec.check(request, SpecResponse(status_code=status, data=data, headers=answer_headers))
 
     # --- the authorization server ---------------------------------------------------------------

@@ -171,3 +171,17 @@ def test_a_hanging_upstream_times_out_and_fails_naming_the_space(atlassian, basi
     with pytest.raises(UpstreamUnavailable) as caught:
         list(pulled)
     assert "Confluence space ENG" in caught.value.message and "ReadTimeout" in caught.value.message
+
+
+def test_the_fake_kept_answers_are_the_same_until_forgotten_and_still_meet_the_description(atlassian, basic_config):
+    # The bench's cache (cache_answers): the fixture checks every kept answer against the OpenAPI file too.
+    seed_spaces(atlassian, {"ENG": 3, "HR": 2})
+    atlassian.cache_answers = True
+    first = pull_all(basic_connector(basic_config))
+    page = next(iter(atlassian.model.pages.values()))
+    atlassian.model.edit_page(page.id, body="<p>Edited</p>")
+    kept = pull_all(basic_connector(basic_config))
+    atlassian.answers_forget()
+    fresh = pull_all(basic_connector(basic_config))
+    assert [r.content for r in kept.records] == [r.content for r in first.records]
+    assert "Edited" in {r.content for r in fresh.records} - {r.content for r in first.records}
