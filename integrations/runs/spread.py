@@ -85,7 +85,7 @@ def pull_spread(lease: Lease, integration: Integration, connector: SlicedPull, l
             if isinstance(note, Warning):
                 log.add("warning", note.message)
         _counters_set(counters, spread_start(lease, plan.slices, counters, log))
-        if (helpers := min(settings.RUN_SLICE_TASKS, len(plan.slices)) - 1) > 0:
+        if (helpers := spread_parts(len(plan.slices)) - 1) > 0:
             _parts_send(lease, helpers)
         part = Part(lease, integration, connector, number=0)
         part.take_part(plan, log, counters, waits=True)
@@ -111,11 +111,25 @@ def spread_start(lease: Lease, names: tuple[str, ...], counters: Counters, log: 
         spread = {
             "base": counters.figures(),
             "concurrency": settings.RUN_MAX_CONCURRENT_SLICES,
-            "parts": min(settings.RUN_SLICE_TASKS, max(1, len(names))),
+            "parts": spread_parts(len(names)),
             "started": time.time(),
         }
         lease.write(spread=spread, progress=counters.progress(), log=log.as_json())
     return counters
+
+
+def spread_parts(slices: int) -> int:
+    """How many parts a run of `slices` slices has: RUN_SLICE_TASKS, but no more than the slices or
+    the slices it may run at once (each part runs one at least)."""
+    return max(1, min(settings.RUN_SLICE_TASKS, settings.RUN_MAX_CONCURRENT_SLICES, slices))
+
+
+def part_concurrency(per_run: int, parts: int, number: int | None) -> int:
+    """The slices part `number` runs at once: RUN_MAX_CONCURRENT_SLICES is the run's bound, shared
+    out over its parts (4 over 2 parts: 2 each; 4 over 3: 2, 1, 1). A part the reaper sent runs one."""
+    if number is None:
+        return 1
+    return max(1, per_run // parts + (1 if number < per_run % parts else 0))
 
 
 def _parts_send(lease: Lease, count: int) -> None:
@@ -148,8 +162,9 @@ class Part:
         """`number` says which share of the slices this part takes first (None: a part the reaper sent)."""
         self.lease, self.integration, self.connector = lease, integration, connector
         spread = SyncJob.objects.filter(pk=lease.job.pk).values_list("spread", flat=True).first() or {}
-        self.concurrency = max(1, spread.get("concurrency") or 1)
-        self.share = SliceShare(number, parts=spread.get("parts") or 1, started=spread.get("started") or 0.0)
+        parts = spread.get("parts") or 1
+        self.concurrency = part_concurrency(spread.get("concurrency") or 1, parts, number)
+        self.share = SliceShare(number, parts=parts, started=spread.get("started") or 0.0)
         self.stopped = threading.Event()
         self.progress_lock = threading.Lock()
         self.last_progress = 0.0

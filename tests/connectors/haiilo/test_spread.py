@@ -38,10 +38,23 @@ def own_queue(settings) -> Iterator[str]:
 
 @pytest.fixture
 def spread(settings, own_queue) -> dict[str, str]:
-    """Runs spread over two parts, two slices at a time each; the env of the worker that takes part."""
+    """Runs spread over two parts, one slice at a time each; the env of the worker that takes part."""
     settings.RUN_SLICE_TASKS, settings.RUN_MAX_CONCURRENT_SLICES = 2, 2
     settings.SYNC_HEARTBEAT_TIMEOUT_SECONDS = HEARTBEAT_TIMEOUT
     return {"CELERY_TASK_DEFAULT_QUEUE": own_queue, "SYNC_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT)}
+
+
+@pytest.mark.parametrize(
+    ("per_run", "tasks", "slices", "expected"),
+    [(4, 2, 7, [2, 2]), (4, 3, 7, [2, 1, 1]), (4, 8, 7, [1, 1, 1, 1]), (4, 2, 1, [4]), (1, 2, 7, [1])],
+)
+def test_the_runs_bound_on_slices_at_once_is_shared_out_over_its_parts(settings, per_run, tasks, slices, expected):
+    from integrations.runs.spread import part_concurrency, spread_parts
+
+    settings.RUN_MAX_CONCURRENT_SLICES, settings.RUN_SLICE_TASKS = per_run, tasks
+    parts = spread_parts(slices)
+    assert [part_concurrency(per_run, parts, number) for number in range(parts)] == expected
+    assert part_concurrency(per_run, parts, None) == 1  # a part the reaper sent
 
 
 def integration_on(org, haiilo, name: str) -> Integration:

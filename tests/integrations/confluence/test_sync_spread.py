@@ -21,7 +21,7 @@ def run_job(integration_id: str) -> SyncJob:
 
 
 def test_spaces_spread_over_two_workers_keep_a_moved_page_and_delete_a_trashed_one(atlassian, wiki, spread, settings):  # noqa: F811
-    settings.RUN_MAX_CONCURRENT_SLICES = 1
+    settings.RUN_MAX_CONCURRENT_SLICES = 2  # one space at a time in each of the two parts
     seed_spaces(atlassian, {"ENG": 3, "HR": 2, "OPS": 2})
     model = atlassian.model
     # The first space answers a second late, so the other part claims the others meanwhile.
