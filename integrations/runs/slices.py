@@ -10,6 +10,7 @@ written never gets ahead of what is stored; a crash resumes each slice at its ow
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import logging
 import queue
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections
 
@@ -33,6 +34,9 @@ QUEUE_MAX_ITEMS = 4000
 # How long the run's thread waits for an item before it yields a tick (to heartbeat, or write what it
 # has); and how long a slice waits to hand an item over before it checks whether the run stopped.
 TICK_SECONDS = 0.5
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -145,3 +149,55 @@ class SliceRun:
                 self.handed.get_nowait()
             except queue.Empty:
                 return
+
+
+def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T | None]:
+    """`items`, produced in a thread of their own (with the caller's context: its waiting hook and
+    cancel check) while the caller writes the ones before: one slice's fetch and mapping overlap with
+    its database writes. None when a tick passes with nothing new; the first error is raised here."""
+    handed: queue.Queue[tuple[str, Any]] = queue.Queue(size)
+    stopped = threading.Event()
+
+    def hand(kind: str, value: Any) -> bool:
+        while not stopped.is_set():
+            try:
+                handed.put((kind, value), timeout=TICK_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand("item", item):
+                    return
+            hand("end", None)
+        except BaseException as exc:  # handed over whole: the caller's thread raises it
+            hand("failed", exc)
+        finally:
+            items.close()
+            connections.close_all()  # a waiting hook that wrote from this thread opened a connection
+
+    producer = threading.Thread(target=contextvars.copy_context().run, args=(produce,), name="prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            try:
+                kind, value = handed.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                yield None
+                continue
+            if kind == "end":
+                return
+            if kind == "failed":
+                raise value
+            yield value
+    finally:
+        stopped.set()
+        while producer.is_alive():
+            try:
+                handed.get(timeout=TICK_SECONDS)
+            except queue.Empty:
+                continue
+        producer.join()
