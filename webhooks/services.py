@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import cachetools
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -308,10 +309,60 @@ def _entry_and_delivery_insert(integration: Integration, record: Record, deliver
         for name, value in (("integration", integration.pk), ("idempotency_key", delivery_key),
                             ("created_at", timezone.now()))
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with _prepared_statement_cursor() as cursor:
         cursor.execute(_entry_and_delivery_sql(), [*entry_row_params(integration, record), *delivery_params])
         row = cursor.fetchone()
     return None if row is None else WebhookDelivery._meta.get_field("entry").to_python(row[0])
+
+
+_NEVER_AUTOMATICALLY = 2**31 - 1
+
+
+class _QueryAsLogged:
+    """Stands in for psycopg's `cursor._query`, the one place Django's query log reads a psycopg 3
+    client-binding cursor's SQL (`last_executed_query`): psycopg sets nothing there when it runs a
+    prepared statement. The SQL is shown with its parameters bound, as Django shows every other
+    statement, and bound only when something reads it (the log is off outside DEBUG and tests)."""
+
+    def __init__(self, conn: psycopg.Connection, sql: str, params) -> None:
+        self._conn, self._sql, self._params = conn, sql, params
+
+    @functools.cached_property
+    def query(self) -> bytes:
+        try:
+            with psycopg.ClientCursor(self._conn) as cursor:
+                return cursor.mogrify(self._sql, self._params).encode()
+        except psycopg.Error:  # parameters that did not adapt: the statement failed before it ran
+            return self._sql.encode()
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """Binds on the server and prepares what it runs: Django's cursors interpolate on the client
+    (`server_side_binding` off) and Django turns psycopg's automatic preparing off. (A ClientCursor
+    never prepares, whatever `prepare` says.)"""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        try:
+            return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
+        finally:
+            self._query = _QueryAsLogged(self.connection, query, params)
+
+
+def _prepared_statement_cursor():
+    """A cursor that prepares the hot statement once per connection, so PostgreSQL stops parsing
+    and planning the CTE on every delivery (connections persist: CONN_MAX_AGE). psycopg keys a
+    prepared statement by its parameter types too, so each pattern of NULL columns (html, source
+    dates) is prepared once; its cache (`prepared_max`, 100) bounds them. Wrapped as Django
+    wraps its own cursors, so errors are Django's (IntegrityError) and the query log has the SQL.
+    Behind a transaction-pooling pgbouncer prepared statements need its `max_prepared_statements`."""
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        # None (Django's default) refuses even an explicit prepare; this high a threshold keeps
+        # psycopg from preparing anything else (Django's client-side cursors never prepare).
+        connection.connection.prepare_threshold = _NEVER_AUTOMATICALLY
+    with connection.wrap_database_errors:
+        raw = _PreparingCursor(connection.connection)
+    return connection._prepare_cursor(raw)
 
 
 @functools.cache

@@ -450,3 +450,70 @@ def test_delivery_to_an_integration_deleted_after_it_was_known_is_a_404(webhook,
     assert_error(response, 404, "NOT_FOUND")
     assert not KnowledgeEntry.objects.exists() and not WebhookDelivery.objects.exists()
     assert_error(post_signed(path, {"text": "again"}, secret, headers=headers), 404, "NOT_FOUND")
+
+
+def _prepared_statements() -> dict[str, tuple[str, int]]:
+    """This connection's prepared statements by name: their SQL and how often each has run."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement, generic_plans + custom_plans FROM pg_prepared_statements")
+        return {name: (statement, runs) for name, statement, runs in cursor.fetchall()}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
+def test_the_hot_statement_is_prepared_once_per_connection_on_postgresql(webhook):
+    """The entry+delivery statement is prepared on the connection, so PostgreSQL stops parsing and
+    planning it per delivery: every delivery runs that one prepared statement, every delivery is
+    still stored, and nothing else gets prepared."""
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    before = _prepared_statements()
+    for n in range(8):
+        response = post_signed(path, {"text": f"event {n}"}, secret, headers={"webhook-id": f"p-{n}"})
+        assert response.status_code == 202, response.content
+
+    after = _prepared_statements()
+    ran = {name: runs - before.get(name, ("", 0))[1] for name, (_, runs) in after.items()}
+    assert len(after.keys() - before.keys()) <= 1  # prepared at most once, by the first delivery
+    assert sorted(ran.values()) == [0] * (len(after) - 1) + [8]  # and that one statement ran them all
+    assert all(statement.startswith("WITH entry AS (INSERT INTO") for statement, _ in after.values())
+    assert WebhookDelivery.objects.count() == 8 and KnowledgeEntry.objects.count() == 8
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
+def test_the_prepared_statement_is_in_djangos_query_log_with_its_parameters_on_postgresql(webhook):
+    """Prepared or not, Django's query log (CaptureQueriesContext, connection.queries under DEBUG)
+    shows the statement's SQL with its parameters bound, as it shows every other statement."""
+    from django.test.utils import CaptureQueriesContext
+
+    path, secret = receive_path(webhook["id"]), webhook["signing_secret"]
+    for key in ("log-1", "log-2"):  # the second runs the statement prepared by the first
+        with CaptureQueriesContext(connection) as queries:
+            response = post_signed(path, {"text": f"logged {key}"}, secret, headers={"webhook-id": key})
+        assert response.status_code == 202, response.content
+        [sql] = [q["sql"] for q in queries if q["sql"] and q["sql"].startswith("WITH entry AS (INSERT INTO")]
+        assert f"'logged {key}'" in sql and f"'{uuid.UUID(webhook['id']).hex}'::uuid" in sql
+        assert "%s" not in sql and "$1" not in sql
+    # What was logged is the prepared statement, up to its first parameter.
+    [statement] = {statement for statement, _ in _prepared_statements().values()}
+    assert sql.startswith(statement[: statement.index("$1")])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is PostgreSQL's")
+def test_a_key_delivered_before_fails_the_prepared_statement_with_djangos_integrity_error_on_postgresql(webhook):
+    """The preparing cursor is wrapped as Django wraps its own: a repeated delivery key is Django's
+    IntegrityError (what the receive path catches), the transaction stays usable, and the failed
+    statement is logged with its SQL too."""
+    from django.db import IntegrityError, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from connectors.base import Record
+    from webhooks.services import _entry_and_delivery_insert
+
+    integration = Integration.objects.get(pk=webhook["id"])
+    assert _entry_and_delivery_insert(integration, Record("first", "First", "first body"), "same-key") is not None
+    with CaptureQueriesContext(connection) as queries, pytest.raises(IntegrityError), transaction.atomic():
+        _entry_and_delivery_insert(integration, Record("second", "Second", "second body"), "same-key")
+
+    assert any(q["sql"] and "'second body'" in q["sql"] and "'same-key'" in q["sql"] for q in queries)
+    assert list(WebhookDelivery.objects.values_list("idempotency_key", flat=True)) == ["same-key"]
+    assert list(KnowledgeEntry.objects.values_list("external_id", flat=True)) == ["first"]
