@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import dataclasses
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from connectors.base import (
@@ -31,7 +33,7 @@ from connectors.haiilo import settings
 from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
 from connectors.haiilo.files import file_url_lookup, record_file
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
-from connectors.haiilo.page import EventsPage
+from connectors.haiilo.page import ReadPage
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1000
@@ -203,24 +205,42 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
                     cursor[stream] = self._cursor_after(entity_type, stream, page, cursor.get(stream) or 0)
                     yield Checkpoint(dict(cursor))
 
-    def _pages(
-        self, client: HaiiloClient, entity_type: str, stream: str, cursor: dict[str, int]
-    ) -> Iterator[EventsPage]:
-        """Pages of one stream from the cursor until one is shorter than the page size; the caller
-        reads each page's events and moves the cursor before asking for the next."""
-        fetch = client.deletes_page if stream == "deletes" else client.events_page
+    def _pages(self, client: HaiiloClient, entity_type: str, stream: str, cursor: dict[str, int]) -> Iterator[ReadPage]:
+        """Pages of one stream from the cursor until one is shorter than the page size. Each page is
+        read whole first, and the next one asked for (in a thread, with this one's context) while the
+        caller maps this one and moves the cursor: a page's round trip overlaps with its predecessor's
+        mapping and writing."""
         page_size = self.page_size
-        while True:
-            try:
-                page = fetch(entity_type, start_id=int(cursor.get(stream) or 0), page_size=page_size)
-            except UpstreamError as exc:
-                raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
-            yield page
-            if page.count < page_size:
-                return
+        start = int(cursor.get(stream) or 0)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="haiilo-next-page") as ahead:
+            coming = None
+            while True:
+                page = coming.result() if coming is not None else self._page(client, entity_type, stream, start)
+                coming = None
+                if page.count >= page_size and (following := self._next_start(page, start)) is not None:
+                    start = following
+                    ask = contextvars.copy_context().run
+                    coming = ahead.submit(ask, self._page, client, entity_type, stream, start)
+                yield page  # closed early, the `with` waits for the page in flight (the client closes next)
+                if page.count < page_size or coming is None:
+                    return
+
+    def _page(self, client: HaiiloClient, entity_type: str, stream: str, start: int) -> ReadPage:
+        fetch = client.deletes_page if stream == "deletes" else client.events_page
+        try:
+            return fetch(entity_type, start_id=start, page_size=self.page_size).read()
+        except UpstreamError as exc:
+            raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
 
     @staticmethod
-    def _cursor_after(entity_type: str, stream: str, page: EventsPage, start_id: int) -> int:
+    def _next_start(page: ReadPage, start: int) -> int | None:
+        """Where the page after this one starts; None when the cursor did not move (the caller's
+        _cursor_after then rejects the page, as it would without reading ahead)."""
+        last = page.last_event_id if page.last_event_id is not None else page.max_event_id
+        return last if last is not None and last > start else None
+
+    @staticmethod
+    def _cursor_after(entity_type: str, stream: str, page: ReadPage, start_id: int) -> int:
         last_event_id = page.last_event_id if page.last_event_id is not None else page.max_event_id
         if last_event_id is None or last_event_id <= start_id:
             raise UpstreamRejected(
@@ -228,14 +248,14 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
             )
         return last_event_id
 
-    def _deletions(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
+    def _deletions(self, entity_type: str, page: ReadPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
         for item in page.events():
             entity_id = item.get("entityId") if isinstance(item, dict) else None
             if entity_id:
                 deleted_at_event[str(entity_id)] = _event_id(item)
                 yield Deletion(external_id_of(entity_type, str(entity_id)))
 
-    def _events(self, entity_type: str, page: EventsPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
+    def _events(self, entity_type: str, page: ReadPage, deleted_at_event: dict[str, int]) -> Iterator[PullItem]:
         base_url = self.config["base_url"]
         for event in page.events():
             if not isinstance(event, dict) or not (event.get("entityId") or event.get("id")):

@@ -11,12 +11,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.errors import MalformedResponse
 
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+@dataclass
+class ReadPage:
+    """A page whose events are read (EventsPage.read); the same attributes as an EventsPage's."""
+
+    content: list[Any]
+    count: int
+    last_event_id: int | None
+    max_event_id: int | None
+
+    def events(self) -> Iterator[Any]:
+        events, self.content = self.content, []  # read once, as an EventsPage is
+        return iter(events)
 
 
 class EventsPage:
@@ -33,6 +48,12 @@ class EventsPage:
         self.count = 0
         self.last_event_id: int | None = None
         self.max_event_id: int | None = None
+
+    def read(self) -> ReadPage:
+        """The page read whole: its count and cursor known before its events are mapped, so the next
+        page can be asked for meanwhile (each is still read once)."""
+        events = list(self.events())
+        return ReadPage(events, self.count, self.last_event_id, self.max_event_id)
 
     def events(self) -> Iterator[dict[str, Any]]:
         text = self._text
