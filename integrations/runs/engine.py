@@ -137,6 +137,11 @@ def sync_job_run(
             if isinstance(resumed, RunOutcome):
                 return resumed
             integration, log, counters = resumed
+    return _after_completion(job, outcome)
+
+
+def _after_completion(job: SyncJob, outcome: RunOutcome) -> RunOutcome:
+    """A completed source run starts the destinations fed from it."""
     if outcome.status == JobStatus.COMPLETED:
         from integrations.runs.schedule import destination_runs_after_source  # it imports this module
 
@@ -262,11 +267,7 @@ def sync_job_slices_run(
         # Its slices' heartbeats stop: another part, or the reaper, takes them over.
         logger.warning("Sync job %s: a part lost the database connection (%s).", job.pk, type(exc).__name__)
         return RunOutcome(status="database_lost")
-    if outcome.status == JobStatus.COMPLETED:
-        from integrations.runs.schedule import destination_runs_after_source  # it imports this module
-
-        destination_runs_after_source(job)
-    return outcome
+    return _after_completion(job, outcome)
 
 
 class _DirectionsRun:

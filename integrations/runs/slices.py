@@ -135,13 +135,7 @@ class SliceRun:
             connections.close_all()
 
     def _hand(self, handed: tuple[str, PullItem] | _Ended | _Failed) -> bool:
-        while not self.stopped.is_set():
-            try:
-                self.handed.put(handed, timeout=TICK_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _handed_over(self.handed, handed, self.stopped)
 
     def _drain(self) -> None:
         while True:
@@ -149,6 +143,17 @@ class SliceRun:
                 self.handed.get_nowait()
             except queue.Empty:
                 return
+
+
+def _handed_over(handed: queue.Queue, value: Any, stopped: threading.Event) -> bool:
+    """Put `value` in the bounded queue, waiting while it is full; False once the taker stopped."""
+    while not stopped.is_set():
+        try:
+            handed.put(value, timeout=TICK_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
 
 
 def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T | None]:
@@ -159,13 +164,7 @@ def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T
     stopped = threading.Event()
 
     def hand(kind: str, value: Any) -> bool:
-        while not stopped.is_set():
-            try:
-                handed.put((kind, value), timeout=TICK_SECONDS)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _handed_over(handed, (kind, value), stopped)
 
     def produce() -> None:
         try:

@@ -20,6 +20,7 @@ through the one write path, under the job's fencing token and the slice's own cl
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -52,9 +53,10 @@ from integrations.runs.state import integration_state_set
 
 logger = logging.getLogger(__name__)
 
-FIGURE_KEYS = ("records_synced", "records_imported", "records_skipped", "records_failed", "entries_created")
-FIGURE_KEYS += ("entries_deleted",)
-
+# The figures a slice adds to the run's (Counters.figures' names); records_found is summed apart.
+FIGURE_KEYS = tuple(key for key in Counters().figures() if key != "records_found")
+# What a run's counters hold of its pull (not its direction's name or earlier directions).
+_COUNTED = tuple(field.name for field in dataclasses.fields(Counters) if field.name not in ("direction", "earlier"))
 
 # How often a waiting part looks at the other parts' slices.
 AWAIT_POLL_SECONDS = 0.5
@@ -425,8 +427,7 @@ def spread_counters(job_id: Any) -> Counters:
     """The run's figures: what it started from plus every slice's."""
     spread = SyncJob.objects.filter(pk=job_id).values_list("spread", flat=True).first() or {}
     rows = SyncJobSlice.objects.filter(job_id=job_id).values_list("progress", flat=True)
-    whole = Counters.from_figures(_figures_sum([_figures(spread.get("base") or {}), *rows]), "pull")
-    return whole
+    return Counters.from_figures(_figures_sum([_figures(spread.get("base") or {}), *rows]), "pull")
 
 
 def _integration_checkpoint(integration_id: Any) -> dict[str, Any]:
@@ -458,5 +459,5 @@ def _log_extend(log: JobLog, rows: Any) -> None:
 
 
 def _counters_set(target: Counters, source: Counters) -> None:
-    for name in ("synced", "found", "imported", "skipped", "created", "failed", "deleted"):
+    for name in _COUNTED:
         setattr(target, name, getattr(source, name))
