@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 from bench.html_text_candidates import CANDIDATES  # noqa: E402
 
 BASELINE = "lxml (today)"
-NEW = "selectolax (lexbor), new"
+NEW = "scan + lexbor, new"
 TEXT_FIELDS = ("textContent", "description")
 
 

@@ -17,10 +17,25 @@ def lxml_today() -> Callable[[str | None], str]:
     return today.html_to_text
 
 
-def selectolax_lexbor() -> Callable[[str | None], str]:
+def scan_then_lexbor() -> Callable[[str | None], str]:
+    """Today's html_to_text: the tag scan, and selectolax's lexbor for what the scan leaves."""
     from connectors.html_text import html_to_text
 
     return html_to_text
+
+
+def selectolax_lexbor() -> Callable[[str | None], str]:
+    """Every document through selectolax's lexbor parser (the scan's fallback alone)."""
+    from connectors import html_text
+
+    def convert(markup: str | None) -> str:
+        if not markup or not markup.strip():
+            return ""
+        if not html_text._MARKUP_HINT.search(markup):
+            return html_text._fold(markup)
+        return html_text._fold(html_text._parsed(markup))
+
+    return convert
 
 
 def lxml_fast_fold() -> Callable[[str | None], str]:
@@ -93,7 +108,8 @@ def inscriptis_get_text() -> Callable[[str | None], str]:
 
 CANDIDATES: dict[str, Callable[[], Callable[[str | None], str]]] = {
     "lxml (today)": lxml_today,
-    "selectolax (lexbor), new": selectolax_lexbor,
+    "scan + lexbor, new": scan_then_lexbor,
+    "selectolax (lexbor) alone": selectolax_lexbor,
     "lxml + new folding": lxml_fast_fold,
     "html5-parser (gumbo) + lxml": html5_parser_gumbo,
     "resiliparse html2text": resiliparse_html2text,

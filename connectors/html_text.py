@@ -1,13 +1,24 @@
 """Upstream HTML reduced to clean, readable plain text for the knowledge base.
 
-selectolax's lexbor parser does the parsing and its C text serialisation the walk; the layout
-(line breaks around blocks, " | " between cells) is marked in the markup before parsing, so no
-Python code runs per element. About 1.4x faster than the lxml version on the sync benches'
-corpus (bench/html_text.py).
+Two readings give the same text. Most upstream HTML is simple (paragraphs, lists, emphasis, headings,
+well-formed tables), and for it an HTML5 parser's tree holds the markup's text in source order: each
+tag can be replaced by its layout mark ("\\n" for a block, a cell mark for a cell, nothing otherwise)
+and the character references decoded, with no tree built (`_scanned`, about 3x cheaper). Everything
+else goes to selectolax's lexbor parser (`_parsed`), with the same marks put in the markup first so
+that its C text serialisation does the walk and no Python code runs per element.
+
+The scan takes a tag only when its form leaves no doubt where the tokenizer ends it (quoted values
+without "<" or ">", no quotes or "=" elsewhere), and leaves to the parser whatever the tree builder
+moves, drops or reads in a state of its own: comments, doctypes, CDATA and processing instructions,
+raw-text and foreign elements (script, style, title, textarea, svg, math...), select, head, frames,
+a tag cut short, NUL, a character reference a tag splits, and any text or tag that would be moved out
+of a table (foster parenting). tests/connectors/test_html_text.py holds both readings to each other
+on generated markup; bench/html_text.py times them against the lxml version this replaced.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 from selectolax.lexbor import LexborHTMLParser
@@ -21,21 +32,10 @@ BLOCK_TAGS = (
     "ol", "p", "pre", "section", "table", "tbody", "thead", "tfoot", "tr", "ul", "caption",
 )  # fmt: skip
 CELL_TAGS = ("td", "th")
-# Markers go in as whitespace, the only text HTML5 leaves in place inside tables (any other is moved
-# out before the table). "\n" is kept as the line break; "\f" (form feed, otherwise folded to a space)
-# stands for a cell boundary.
+# "\n" stands for a line break, "\f" (form feed, otherwise folded to a space) for a cell boundary. In
+# the parser's markup they go in as whitespace, the only text HTML5 leaves in place inside tables.
 _CELL_MARK = "\f"
-_FORM_FEED = re.compile(r"\f|&#0*12;|&#[xX]0*[cC];")
-_BLOCK_NAMES = "|".join(sorted((*BLOCK_TAGS, "br"), key=len, reverse=True))  # longest first: "h1" before "hr"
-_BLOCK_TAG_OPEN = re.compile(rf"<(?=/?(?:{_BLOCK_NAMES})[\s/>])")
-_CELL_TAG_OPEN = re.compile(r"<(?=t[dh][\s/>])")
-_DROPPED_TAG_OPEN = re.compile(rf"<(?:{'|'.join(DROPPED_TAGS)})[\s/>]")
-# A tag name with a capital letter: then all are lowered, so the case-sensitive (three times as fast)
-# markers find them.
-_CAPITAL_TAG = re.compile(r"</?[a-z0-9:-]*[A-Z]")
-_TAG_NAME = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*")
-# Runs of spaces that are not already a single " " (most texts have none: see _has_space_run).
-_SPACE_RUN = re.compile(r"[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*| [ \t\r\f\v\u00a0]+")
+_BLOCK_NAMES = frozenset((*BLOCK_TAGS, "br"))  # </br> is read as <br>
 _MARKUP_HINT = re.compile(r"<[A-Za-z!/]|&[#A-Za-z0-9]+;")
 
 
@@ -50,11 +50,118 @@ def html_to_text(markup: str | None) -> str:
         return ""
     if not _MARKUP_HINT.search(markup):
         return _fold(markup)
+    text = _scanned(markup)
+    return _fold(text if text is not None else _parsed(markup))
+
+
+# --- the scan -------------------------------------------------------------------------------------------
+# Elements the scan leaves to the parser: dropped, raw text, foreign, or placed by rules of their own.
+_PARSER_ONLY = frozenset(
+    {*DROPPED_TAGS, "textarea", "xmp", "noembed", "noframes", "plaintext", "math", "select", "frameset",
+     "frame", "html", "body", "listing", "image", "isindex"}
+)  # fmt: skip
+# A "<" and what follows it up to the next ">" (or the next "<", or the end): a tag, or text.
+_SPANS = re.compile(r"(<[^<>]*>?)")
+# A tag whose end is beyond doubt: names without quotes, "=" or "<"; values quoted without "<" or ">",
+# or unquoted without quotes or "=". (The tokenizer reads more; the rest goes to the parser.)
+_PLAIN_TAG = re.compile(
+    r"""<(/?)([A-Za-z][^\t\n\f />"'=<]*+)"""
+    r"""(?:[\t\n\f /]++(?:[^\t\n\f />"'=<]++"""
+    r"""(?:[\t\n\f ]*+=[\t\n\f ]*+(?:"[^"<>]*+"|'[^'<>]*+'|[^\t\n\f <>"'=`]++))?+)?+)*+>"""
+)
+_TABLE_OPEN = re.compile(r"<[tT][aA][bB][lL][eE](?![^\t\n\f />])")
+# Text or a tag the parser would move out of a table (foster parenting): one that follows, after
+# whitespace only, a tag that leaves the parser among a table's rows (not in a cell or caption), and is
+# not a table's tag itself. Only the table's tags keep the parser there, so any such text follows one.
+_TABLE_PART = r"(?:table|caption|colgroup|col|tbody|thead|tfoot|tr|td|th)(?![^\t\n\f />])"
+_AMONG_ROWS = r"(?:table|/?(?:tbody|thead|tfoot|tr|colgroup)|col|/(?:td|th|caption))(?![^\t\n\f />])"
+_MOVED_OUT_OF_TABLE = re.compile(rf"(?i:<{_AMONG_ROWS}[^>]*>)(?![\t\n\f ]*+(?:$|<(?i:/?{_TABLE_PART})))")
+_REFERENCE_BEFORE_TAG = re.compile(r"&[#0-9A-Za-z]*<")  # a tag inside "&...;" would join its halves
+_HTML_SPACE = "\t\n\f "
+_PARSER = None  # the mark of a span only the parser can read
+
+
+def _scanned(markup: str) -> str | None:
+    """The parser's text of `markup` with the layout marks in place, read without a parser; None when
+    only the parser can tell (see the module)."""
+    if "\x00" in markup or ("&" in markup and _REFERENCE_BEFORE_TAG.search(markup)):
+        return None
+    if "\r" in markup:  # the parser's input preprocessing
+        markup = markup.replace("\r\n", "\n").replace("\r", "\n")
+    cells = "<t" in markup or "<T" in markup
+    if cells and _CELL_MARK in markup:  # a form feed of the source is a space, not a cell
+        markup = markup.replace(_CELL_MARK, " ")
+    parts = _SPANS.split(markup)  # text, span, text, span, ..., text
+    marks = [_SPAN_MARKS[span] for span in parts[1::2]]
+    if _PARSER in marks or (cells and _TABLE_OPEN.search(markup) and _MOVED_OUT_OF_TABLE.search(markup)):
+        return None
+    parts[1::2] = marks
+    text = "".join(parts)
+    if cells:
+        text = text.replace(_CELL_MARK, " | ")
+    return html.unescape(text) if "&" in text else text
+
+
+def _mark_of(span: str) -> str | None:
+    """What a span becomes: a tag its layout mark, text itself; _PARSER when the scan cannot tell."""
+    first = span[1:2]
+    if first == "/":
+        if not _is_ascii_letter(span[2:3]):  # "</>" and "</ x>" are bogus comments
+            return _PARSER
+    elif first in ("!", "?"):
+        return _PARSER
+    elif not _is_ascii_letter(first):  # a "<" that starts no tag is text
+        return span
+    tag = _PLAIN_TAG.fullmatch(span)
+    if tag is None:
+        return _PARSER
+    name = tag.group(2).lower()
+    if name in _PARSER_ONLY:
+        return _PARSER
+    if name in _BLOCK_NAMES:
+        return "\n"
+    return _CELL_MARK if name in CELL_TAGS and not tag.group(1) else ""
+
+
+def _is_ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+class _SpanMarks(dict):
+    """The mark of every span seen: most markup repeats a few tags, so each is read once."""
+
+    LIMIT = 4096  # spans kept; then forgotten at once (a value holding links makes many unique spans)
+
+    def __missing__(self, span: str) -> str | None:
+        mark = _mark_of(span)
+        if len(self) >= self.LIMIT:
+            self.clear()
+        self[span] = mark
+        return mark
+
+
+_SPAN_MARKS = _SpanMarks()
+
+
+# --- the parser -----------------------------------------------------------------------------------------
+_FORM_FEED = re.compile(r"\f|&#0*12(?![0-9]);?|&#[xX]0*[cC](?![0-9A-Fa-f]);?")  # a reference reads every digit
+_BLOCK_ALTERNATIVES = "|".join(sorted(_BLOCK_NAMES, key=len, reverse=True))  # longest first: "h1" before "hr"
+_BLOCK_TAG_OPEN = re.compile(rf"<(?=/?(?:{_BLOCK_ALTERNATIVES})[\t\n\f />])")
+_CELL_TAG_OPEN = re.compile(r"<(?=t[dh][\t\n\f />])")
+_DROPPED_TAG_OPEN = re.compile(rf"<(?:{'|'.join(DROPPED_TAGS)})[\t\n\f />]")
+# A tag name with a capital letter: then all are lowered, so the case-sensitive (three times as fast)
+# markers find them.
+_CAPITAL_TAG = re.compile(r"</?[a-z0-9:-]*[A-Z]")
+_TAG_NAME = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*")
+
+
+def _parsed(markup: str) -> str:
+    """The parser's text of `markup`, with the layout marks put in the markup before parsing."""
     markup = _marked(markup)
     tree = LexborHTMLParser(markup)
     if _DROPPED_TAG_OPEN.search(markup):  # only when there is one (comments never reach text())
         tree.strip_tags(DROPPED_TAGS, recursive=True)
-    return _fold(tree.text().replace(_CELL_MARK, " | "))
+    return tree.text().replace(_CELL_MARK, " | ")
 
 
 def _marked(markup: str) -> str:
@@ -67,6 +174,11 @@ def _marked(markup: str) -> str:
     if "<t" in markup:
         markup = _CELL_TAG_OPEN.sub(_CELL_MARK + "<", markup)
     return markup
+
+
+# --- folding --------------------------------------------------------------------------------------------
+# Runs of spaces that are not already a single " " (most texts have none: see _has_space_run).
+_SPACE_RUN = re.compile(r"[\t\r\f\v\u00a0][ \t\r\f\v\u00a0]*| [ \t\r\f\v\u00a0]+")
 
 
 def _fold(text: str) -> str:
