@@ -3,9 +3,10 @@
 Two readings give the same text. Most upstream HTML is simple (paragraphs, lists, emphasis, headings,
 well-formed tables), and for it an HTML5 parser's tree holds the markup's text in source order: each
 tag can be replaced by its layout mark ("\\n" for a block, a cell mark for a cell, nothing otherwise)
-and the character references decoded, with no tree built (`_scanned`, about 3x cheaper). Everything
-else goes to selectolax's lexbor parser (`_parsed`), with the same marks put in the markup first so
-that its C text serialisation does the walk and no Python code runs per element.
+and the character references decoded, with no tree built (`_scanned`: half the parser's time on the
+Haiilo bench's bodies). Everything else goes to selectolax's lexbor parser (`_parsed`), with the
+same marks put in the markup first so that its C text serialisation does the walk and no Python code
+runs per element.
 
 The scan takes a tag only when its form leaves no doubt where the tokenizer ends it (quoted values
 without "<" or ">", no quotes or "=" elsewhere), and leaves to the parser whatever the tree builder
@@ -77,7 +78,6 @@ _TABLE_PART = r"(?:table|caption|colgroup|col|tbody|thead|tfoot|tr|td|th)(?![^\t
 _AMONG_ROWS = r"(?:table|/?(?:tbody|thead|tfoot|tr|colgroup)|col|/(?:td|th|caption))(?![^\t\n\f />])"
 _MOVED_OUT_OF_TABLE = re.compile(rf"(?i:<{_AMONG_ROWS}[^>]*>)(?![\t\n\f ]*+(?:$|<(?i:/?{_TABLE_PART})))")
 _REFERENCE_BEFORE_TAG = re.compile(r"&[#0-9A-Za-z]*<")  # a tag inside "&...;" would join its halves
-_HTML_SPACE = "\t\n\f "
 _PARSER = None  # the mark of a span only the parser can read
 
 
