@@ -71,12 +71,16 @@ _PLAIN_TAG = re.compile(
     r"""(?:[\t\n\f ]*+=[\t\n\f ]*+(?:"[^"<>]*+"|'[^'<>]*+'|[^\t\n\f <>"'=`]++))?+)?+)*+>"""
 )
 _TABLE_OPEN = re.compile(r"<[tT][aA][bB][lL][eE](?![^\t\n\f />])")
-# Text or a tag the parser would move out of a table (foster parenting): one that follows, after
-# whitespace only, a tag that leaves the parser among a table's rows (not in a cell or caption), and is
-# not a table's tag itself. Only the table's tags keep the parser there, so any such text follows one.
-_TABLE_PART = r"(?:table|caption|colgroup|col|tbody|thead|tfoot|tr|td|th)(?![^\t\n\f />])"
-_AMONG_ROWS = r"(?:table|/?(?:tbody|thead|tfoot|tr|colgroup)|col|/(?:td|th|caption))(?![^\t\n\f />])"
-_MOVED_OUT_OF_TABLE = re.compile(rf"(?i:<{_AMONG_ROWS}[^>]*>)(?![\t\n\f ]*+(?:$|<(?i:/?{_TABLE_PART})))")
+# The table's tags, by what the parser does after them. Among a table's rows (not in a cell or
+# caption), text or a tag other than a table's is moved out of the table (foster parenting).
+_TABLE_PARTS = frozenset({"table", "caption", "colgroup", "col", "tbody", "thead", "tfoot", "tr", "td", "th"})
+_AMONG_ROWS_AFTER_OPENING = frozenset({"table", "tbody", "thead", "tfoot", "tr", "colgroup", "col"})
+_AMONG_ROWS_AFTER_CLOSING = frozenset({"tbody", "thead", "tfoot", "tr", "colgroup", "td", "th", "caption"})
+# In a table, each tag's mark ends with a sentinel of its role, a character the scanned markup cannot
+# hold (NUL and CR never reach the join; SOH sends the markup to the parser), so that one search of
+# the joined text finds text or a non-table tag after, past whitespace, a tag among rows.
+_AMONG_ROWS, _IN_TABLE, _NOT_IN_TABLE = "\x00", "\r", "\x01"
+_MOVED_OUT_OF_TABLE = re.compile(r"\x00[\t\n\f ]*+[^\x00\r\t\n\f ]")
 _REFERENCE_BEFORE_TAG = re.compile(r"&[#0-9A-Za-z]*<")  # a tag inside "&...;" would join its halves
 _PARSER = None  # the mark of a span only the parser can read
 
@@ -91,12 +95,20 @@ def _scanned(markup: str) -> str | None:
     cells = "<t" in markup or "<T" in markup
     if cells and _CELL_MARK in markup:  # a form feed of the source is a space, not a cell
         markup = markup.replace(_CELL_MARK, " ")
+    in_table = cells and _TABLE_OPEN.search(markup) is not None
+    if in_table and _NOT_IN_TABLE in markup:
+        return None
     parts = _SPANS.split(markup)  # text, span, text, span, ..., text
-    marks = [_SPAN_MARKS[span] for span in parts[1::2]]
-    if _PARSER in marks or (cells and _TABLE_OPEN.search(markup) and _MOVED_OUT_OF_TABLE.search(markup)):
+    span_marks = _TABLE_SPAN_MARKS if in_table else _SPAN_MARKS
+    marks = [span_marks[span] for span in parts[1::2]]
+    if _PARSER in marks:
         return None
     parts[1::2] = marks
     text = "".join(parts)
+    if in_table:
+        if _MOVED_OUT_OF_TABLE.search(text):
+            return None
+        text = text.replace(_AMONG_ROWS, "").replace(_IN_TABLE, "").replace(_NOT_IN_TABLE, "")
     if cells:
         text = text.replace(_CELL_MARK, " | ")
     return html.unescape(text) if "&" in text else text
@@ -127,20 +139,38 @@ def _is_ascii_letter(char: str) -> bool:
     return char.isascii() and char.isalpha()
 
 
-class _SpanMarks(dict):
-    """The mark of every span seen: most markup repeats a few tags, so each is read once."""
+def _table_mark_of(span: str) -> str | None:
+    """The span's mark, and for a tag the sentinel of its role in a table."""
+    mark = _mark_of(span)
+    if mark is _PARSER or mark is span:  # text has no role
+        return mark
+    tag = _PLAIN_TAG.fullmatch(span)
+    name = tag.group(2).lower()
+    if name not in _TABLE_PARTS:
+        return mark + _NOT_IN_TABLE
+    among_rows = _AMONG_ROWS_AFTER_CLOSING if tag.group(1) else _AMONG_ROWS_AFTER_OPENING
+    return mark + (_AMONG_ROWS if name in among_rows else _IN_TABLE)
+
+
+class _SpanCache(dict):
+    """What each span seen reads as: most markup repeats a few tags, so each is read once."""
 
     LIMIT = 4096  # spans kept; then forgotten at once (a value holding links makes many unique spans)
 
+    def __init__(self, read) -> None:
+        super().__init__()
+        self.read = read
+
     def __missing__(self, span: str) -> str | None:
-        mark = _mark_of(span)
+        value = self.read(span)
         if len(self) >= self.LIMIT:
             self.clear()
-        self[span] = mark
-        return mark
+        self[span] = value
+        return value
 
 
-_SPAN_MARKS = _SpanMarks()
+_SPAN_MARKS = _SpanCache(_mark_of)
+_TABLE_SPAN_MARKS = _SpanCache(_table_mark_of)
 
 
 # --- the parser -----------------------------------------------------------------------------------------
