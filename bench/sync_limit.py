@@ -280,11 +280,17 @@ def spread_lines(unit: str, workers: int, measured: Measured, spread: dict) -> l
 
 # --- the raw limit's write: the hub's own PostgreSQL batch statements, nothing around them -----------------
 def staged_rows(records: Iterable) -> list[list]:
-    """Records as staging rows, the last of an external id kept (as the hub keeps a batch's ids unique)."""
+    """Records as staging rows, the last of an external id kept (as the hub keeps a batch's ids unique);
+    their metadata encoded once for the hash and the row, as the hub does."""
+    from integrations.knowledge.clean import METADATA_JSON
     from integrations.knowledge.copy import _stage_row
     from integrations.knowledge.writes import content_hash
 
-    return list({record.external_id: _stage_row(record, content_hash(record)) for record in records}.values())
+    rows = {}
+    for record in records:
+        metadata_json = METADATA_JSON.encode(record.metadata)
+        rows[record.external_id] = _stage_row(record, content_hash(record, metadata_json), metadata_json)
+    return list(rows.values())
 
 
 def copy_merge(db, rows: list[list], *, org_id: str, integration_id: str) -> int:
@@ -292,14 +298,12 @@ def copy_merge(db, rows: list[list], *, org_id: str, integration_id: str) -> int
     one transaction, on a plain psycopg connection; the number of entries it created."""
     if not rows:
         return 0
-    from integrations.knowledge.copy import _statements
+    from integrations.knowledge.copy import _statements, stage_rows_copy
 
-    create, copy_sql, merge = _statements()
+    create, _, merge = _statements()
     with db.transaction(), db.cursor() as cursor:
         cursor.execute(create)
-        with cursor.copy(copy_sql) as copy:
-            for row in rows:
-                copy.write_row(row)
+        stage_rows_copy(cursor, rows)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         cursor.execute(merge, [org_id, integration_id, now, now])
         return sum(1 for (inserted,) in cursor.fetchall() if inserted)

@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import json
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import CharField, TextField
 
@@ -50,6 +50,9 @@ COLUMN_LIMITS = {
 
 # One encoder, built once: json.dumps with any option builds a new one per call (20 µs per record).
 _STRICT_JSON = json.JSONEncoder(allow_nan=False)
+# A record's metadata as the writer uses it: the content hash covers this text (json.dumps's defaults
+# with sorted keys, `writes.content_hash`) and the COPY stores it (jsonb keeps no key order).
+METADATA_JSON = json.JSONEncoder(allow_nan=False, sort_keys=True)
 
 
 class RecordRefused(ApiError):
@@ -103,17 +106,22 @@ def json_cleaned(value: Any, *, max_depth: int = MAX_METADATA_DEPTH, cut: bool =
 
 
 def _is_clean_json(value: Any, max_depth: int) -> bool:
-    """The fast path: one C-speed dump proves most values clean without walking them in Python."""
+    return _clean_json_text(value, max_depth, _STRICT_JSON) is not None
+
+
+def _clean_json_text(value: Any, max_depth: int, encoder: json.JSONEncoder) -> str | None:
+    """The fast path: one C-speed dump proves most values clean without walking them in Python;
+    the dump when it does, else None."""
     try:
-        text = _STRICT_JSON.encode(value)
+        text = encoder.encode(value)
     except (TypeError, ValueError, RecursionError):
-        return False
+        return None
     # ensure_ascii writes every NUL as \u0000 and every surrogate as \udXXX (a valid pair too).
     if "\\u0000" in text or "\\ud" in text:
-        return False
-    if text.count("[") + text.count("{") > max_depth:
-        return not json_depth_exceeds(value, max_depth)
-    return True
+        return None
+    if text.count("[") + text.count("{") > max_depth and json_depth_exceeds(value, max_depth):
+        return None
+    return text
 
 
 def _json_cleaned(value: Any, depth: int, max_depth: int, cut: bool) -> Any:
@@ -149,18 +157,27 @@ def datetime_cleaned(value: Any) -> dt.datetime | None:
     return value
 
 
+class CleanedRecord(NamedTuple):
+    """A cleaned record and its metadata as METADATA_JSON text, encoded once for the hash and the COPY."""
+
+    record: Record
+    metadata_json: str
+
+
 def record_cleaned(record: Record) -> Record:
     """`record` as it may be stored, or RecordRefused (see the module's rule)."""
+    return record_cleaned_with_json(record).record
+
+
+def record_cleaned_with_json(record: Record) -> CleanedRecord:
+    """`record` as it may be stored with its metadata's text, or RecordRefused (see the module's rule)."""
     external_id = record.external_id
     if not isinstance(external_id, str) or not external_id or not is_clean_text(external_id):
         shown = text_cleaned(external_id)[:200] if external_id else "(none)"
         raise RecordRefused(shown, "its external id is empty, holds NUL or is not valid Unicode.")
     if not isinstance(record.metadata, dict):
         raise RecordRefused(external_id, "its metadata is not an object.")
-    try:
-        metadata = json_cleaned(record.metadata)
-    except _TooDeep:
-        raise RecordRefused(external_id, f"its metadata nests deeper than {MAX_METADATA_DEPTH} levels.") from None
+    metadata, metadata_json = _metadata_cleaned(record)
     changes: dict[str, Any] = {"metadata": metadata} if metadata is not record.metadata else {}
     for name in TEXT_FIELDS:
         value = getattr(record, name)
@@ -178,4 +195,19 @@ def record_cleaned(record: Record) -> Record:
         if cleaned is not value:
             changes[name] = cleaned
     # Most records are clean: they are passed on as they are (a copy costs more than the checks).
-    return dataclasses.replace(record, **changes) if changes else record
+    return CleanedRecord(dataclasses.replace(record, **changes) if changes else record, metadata_json)
+
+
+def _metadata_cleaned(record: Record) -> tuple[dict, str]:
+    """The record's metadata as it may be stored, and its METADATA_JSON text."""
+    text = _clean_json_text(record.metadata, MAX_METADATA_DEPTH, METADATA_JSON)
+    if text is not None:
+        return record.metadata, text
+    try:
+        metadata = _json_cleaned(record.metadata, 1, MAX_METADATA_DEPTH, False)
+    except _TooDeep:
+        raise RecordRefused(
+            record.external_id, f"its metadata nests deeper than {MAX_METADATA_DEPTH} levels."
+        ) from None
+    # Only JSON values with text keys are left (mixed keys, which sorting refuses, became text too).
+    return metadata, METADATA_JSON.encode(metadata)

@@ -4,19 +4,27 @@ One batch costs three statements whatever its size: COPY the rows into a tempora
 upsert of `writes.entry_upsert_sql` selecting from it, `RETURNING (xmax = 0)`. A returned row was
 inserted (xmax 0) or updated; a staged row that is not returned was unchanged. The counts are
 exactly those of the VALUES path.
+
+The COPY is binary: text goes as its UTF-8 bytes, without the text format's escaping, and the
+metadata as the JSON text the cleaning wrote. Measured against the text COPY of the same rows: 17 -> 5
+µs of this process's CPU per Haiilo-like row, 20 -> 5 per Confluence-like one (PostgreSQL's share
+drops too: wall 78 -> 57 and 125 -> 97 µs).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 
 from connectors.base import Record
+from integrations.knowledge.clean import CleanedRecord
 from integrations.knowledge.writes import RECORD_FIELDS, UpsertResult, content_hash, entry_upsert_sql
 from integrations.models import Integration, KnowledgeEntry
 
@@ -42,10 +50,7 @@ def _statements() -> tuple[str, str, str]:
         + ", ".join(f"{quote(f.column)} {_stage_type(f)}" for f in RECORD_FIELDS)
         + ") ON COMMIT DELETE ROWS"
     )
-    staged_order = [*_RECORD_NAMES, "content_hash"]
-    copy = (
-        f"COPY {stage} ({', '.join(quote(KnowledgeEntry._meta.get_field(n).column) for n in staged_order)}) FROM STDIN"
-    )
+    copy = f"COPY {stage} ({', '.join(quote(f.column) for f in _staged_fields())}) FROM STDIN (FORMAT BINARY)"
     # Every entry column in the model's order: staged, or the same for the whole batch.
     per_batch = {"id": "gen_random_uuid()", "deleted_at": "NULL"}
     staged = {f.name for f in RECORD_FIELDS}
@@ -55,6 +60,33 @@ def _statements() -> tuple[str, str, str]:
     )
     merge = entry_upsert_sql("postgresql", f"SELECT {select} FROM {stage} s", "(xmax = 0)")
     return create, copy, merge
+
+
+def _staged_fields() -> list[models.Field]:
+    """The staged columns in the order of a stage row (`_stage_row`)."""
+    return [KnowledgeEntry._meta.get_field(name) for name in (*_RECORD_NAMES, "content_hash")]
+
+
+class _JsonbTextDumper(Dumper):
+    """jsonb in binary COPY from JSON text already written: jsonb's binary form is a version byte (1)
+    and the text (psycopg's own jsonb dumper would encode the value again)."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
+
+
+def stage_rows_copy(cursor, rows: Iterable[list]) -> None:
+    """COPY `rows` (`_stage_row`) into the staging table of `_statements`, binary. The hub and the raw
+    limit of the benches (bench/sync_limit.py) stage their rows with this very COPY."""
+    _, copy_sql, _ = _statements()
+    cursor.adapters.register_dumper(None, _JsonbTextDumper)  # for this cursor only, by oid only
+    with cursor.copy(copy_sql) as copy:
+        copy.set_types([_stage_type(f) for f in _staged_fields()])
+        for row in rows:
+            copy.write_row(row)
 
 
 def _merge_params(integration: Integration, now) -> list:
@@ -69,25 +101,27 @@ def _merge_params(integration: Integration, now) -> list:
     ]
 
 
-def _stage_row(record: Record, digest: str) -> list:
-    """A record cleaned by integrations.knowledge.clean (no NUL, valid Unicode, column lengths) as a row."""
+def _stage_row(record: Record, digest: str, metadata_json: str) -> list:
+    """A record cleaned by integrations.knowledge.clean (no NUL, valid Unicode, column lengths) as a row;
+    its metadata is staged as the JSON text the cleaning wrote (jsonb keeps no key order)."""
     row = [*_RECORD_VALUES(record), digest]
-    row[_METADATA_AT] = json.dumps(row[_METADATA_AT], default=str)
+    row[_METADATA_AT] = metadata_json
     return row
 
 
-def entries_upsert_copy(*, integration: Integration, records: Sequence[Record]) -> UpsertResult:
+def entries_upsert_copy(*, integration: Integration, records: Sequence[CleanedRecord]) -> UpsertResult:
     """Upsert cleaned records (writes.entries_upsert) whose external ids are unique in the batch."""
-    create, copy_sql, merge = _statements()
+    create, _, merge = _statements()
     nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(create)
         if nested:
             # ON COMMIT DELETE ROWS empties the table only when the outer transaction commits.
             cursor.execute(f"TRUNCATE {connection.ops.quote_name(STAGE_TABLE)}")
-        with cursor.copy(copy_sql) as copy:
-            for record in records:
-                copy.write_row(_stage_row(record, content_hash(record)))
+        rows = (
+            _stage_row(record, content_hash(record, metadata_json), metadata_json) for record, metadata_json in records
+        )
+        stage_rows_copy(cursor, rows)
         cursor.execute(merge, _merge_params(integration, timezone.now()))
         inserted_flags = cursor.fetchall()
     created = sum(1 for (inserted,) in inserted_flags if inserted)

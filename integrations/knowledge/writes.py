@@ -23,7 +23,13 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils import timezone
 
 from connectors.base import Deletion, Record, RecordFailure
-from integrations.knowledge.clean import RecordRefused, is_clean_text, record_cleaned
+from integrations.knowledge.clean import (
+    METADATA_JSON,
+    CleanedRecord,
+    RecordRefused,
+    is_clean_text,
+    record_cleaned_with_json,
+)
 from integrations.models import Integration, KnowledgeEntry
 
 ENTRY_FIELDS: tuple[models.Field, ...] = tuple(KnowledgeEntry._meta.concrete_fields)
@@ -37,6 +43,9 @@ RECORD_FIELDS: tuple[models.Field, ...] = tuple(f for f in ENTRY_FIELDS if f.nam
 # What the hash covers: everything an entry shows.
 HASHED_FIELDS = tuple(f.name for f in RECORD_FIELDS if f.name not in ("external_id", "content_hash"))
 _HASHED_VALUES = operator.attrgetter(*HASHED_FIELDS)
+_METADATA_HASHED_AT = HASHED_FIELDS.index("metadata")
+# json's own C encoder of a string, the one json.dumps uses with its default ensure_ascii.
+_json_string = json.encoder.encode_basestring_ascii
 
 
 @dataclass
@@ -48,10 +57,43 @@ class UpsertResult:
     refused: list[RecordFailure] = field(default_factory=list)
 
 
-def content_hash(record: Record) -> str:
-    """Hash of everything an entry shows, so unchanged records are not rewritten."""
+def content_hash(record: Record, metadata_json: str | None = None) -> str:
+    """Hash of everything an entry shows, so unchanged records are not rewritten.
+
+    Stored hashes must never change: the text hashed is byte for byte `_dumped_material`'s, built
+    here piece by piece at less cost. `metadata_json`: the record's metadata as
+    `clean.METADATA_JSON` encoded it (`record_cleaned_with_json`), so that it is not encoded again.
+    """
+    pieces = []
+    for at, value in enumerate(_HASHED_VALUES(record)):
+        if at == _METADATA_HASHED_AT:
+            piece = metadata_json if metadata_json is not None else _metadata_json(value)
+        elif isinstance(value, str):
+            piece = _json_string(value)
+        elif value is None:
+            piece = "null"
+        elif isinstance(value, datetime):
+            piece = _json_string(value.isoformat())
+        else:
+            piece = None
+        if piece is None:  # a value no cleaned record holds
+            return hashlib.sha256(_dumped_material(record).encode()).hexdigest()
+        pieces.append(piece)
+    return hashlib.sha256(("[" + ", ".join(pieces) + "]").encode()).hexdigest()
+
+
+def _metadata_json(value) -> str | None:
+    """`value` as json.dumps(sort_keys=True) writes it, or None when only its `default=str` could."""
+    try:
+        return METADATA_JSON.encode(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _dumped_material(record: Record) -> str:
+    """What the content hash covers, as it has always been written (see `content_hash`)."""
     material = [value.isoformat() if isinstance(value, datetime) else value for value in _HASHED_VALUES(record)]
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+    return json.dumps(material, sort_keys=True, default=str)
 
 
 def _quoted(name: str) -> str:
@@ -91,10 +133,10 @@ def entry_row_params(integration: Integration, record: Record) -> list:
 
     Cleaned first (RecordRefused, a 400 where a request sent it, when it cannot be stored).
     """
-    return _row_builder(integration, timezone.now())(record_cleaned(record), uuid.uuid4())
+    return _row_builder(integration, timezone.now())(record_cleaned_with_json(record), uuid.uuid4())
 
 
-RowBuilder = Callable[[Record, uuid.UUID], list]
+RowBuilder = Callable[[CleanedRecord, uuid.UUID], list]
 
 
 def _row_builder(integration: Integration, now) -> RowBuilder:
@@ -118,8 +160,9 @@ def _row_builder(integration: Integration, now) -> RowBuilder:
         else:
             columns.append(lambda record, digest, entry_id, f=f: f.get_db_prep_save(getattr(record, f.name), db))
 
-    def row(record: Record, entry_id: uuid.UUID) -> list:
-        digest = content_hash(record)
+    def row(cleaned: CleanedRecord, entry_id: uuid.UUID) -> list:
+        record, metadata_json = cleaned
+        digest = content_hash(record, metadata_json)
         return [column(record, digest, entry_id) for column in columns]
 
     return row
@@ -133,15 +176,15 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
     sync's hot path, integrations.knowledge.copy); elsewhere by multi-row VALUES. Both are the same
     statement of `entry_upsert_sql` and give the same rows and counts.
     """
-    by_id: dict[str, Record] = {}
+    by_id: dict[str, CleanedRecord] = {}
     refused: list[RecordFailure] = []
     for record in records:
         try:
-            cleaned = record_cleaned(record)
+            cleaned = record_cleaned_with_json(record)
         except RecordRefused as exc:
             refused.append(RecordFailure(external_id=exc.external_id, reason=exc.message))
             continue
-        by_id[cleaned.external_id] = cleaned
+        by_id[cleaned.record.external_id] = cleaned
     if not by_id:
         return UpsertResult(refused=refused)
     if connection.vendor == "postgresql":
@@ -154,8 +197,9 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
     return result
 
 
-def entries_upsert_values(*, integration: Integration, records: Sequence[Record]) -> UpsertResult:
-    """Upsert cleaned records, unique by external id, as multi-row VALUES statements.
+def entries_upsert_values(*, integration: Integration, records: Sequence[CleanedRecord]) -> UpsertResult:
+    """Upsert cleaned records (`record_cleaned_with_json`), unique by external id, as multi-row VALUES
+    statements.
 
     A returned id is a written row: the id offered here when it was inserted, the stored one when
     it was updated. A record whose row is not returned was unchanged.

@@ -14,9 +14,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from connectors.base import Deletion, Record
-from integrations.knowledge.clean import COLUMN_LIMITS, record_cleaned
+from integrations.knowledge.clean import COLUMN_LIMITS, record_cleaned, record_cleaned_with_json
 from integrations.knowledge.writes import (
     changed_or_tombstoned_sql,
+    content_hash,
     entries_tombstone,
     entries_upsert,
     entries_upsert_values,
@@ -50,7 +51,7 @@ def _batch(integration: Integration, record: Record) -> None:
 
 def _values_batch(integration: Integration, record: Record) -> None:
     # What entries_upsert runs off PostgreSQL, run on PostgreSQL too.
-    entries_upsert_values(integration=integration, records=[record_cleaned(record)])
+    entries_upsert_values(integration=integration, records=[record_cleaned_with_json(record)])
 
 
 def _webhook_statement(integration: Integration, record: Record) -> None:
@@ -135,10 +136,14 @@ def test_every_write_path_stores_the_same_cleaned_row_and_applies_the_same_rule(
     assert stored["source_updated_at"] is None and stored["deleted_at"] is None
 
 
+def _values_upsert(*, integration: Integration, records: list[Record]):
+    return entries_upsert_values(integration=integration, records=[record_cleaned_with_json(r) for r in records])
+
+
 def test_every_batch_path_counts_created_updated_and_unchanged_alike(org):
     batch_paths = {"batch": entries_upsert}
     if connection.vendor == "postgresql":
-        batch_paths["VALUES batch"] = entries_upsert_values
+        batch_paths["VALUES batch"] = _values_upsert
     counts = {}
     for path, upsert in batch_paths.items():
         integration = Integration.objects.create(organisation=org, type="notes", name=path)
@@ -152,3 +157,37 @@ def test_every_batch_path_counts_created_updated_and_unchanged_alike(org):
         counts[path] = (result.created, result.updated, result.unchanged)
     # 50 new; 15 edited + 2 revived tombstones; the other 133 unchanged.
     assert set(counts.values()) == {(50, 17, 133)}, counts
+
+
+UNICODE = Record(
+    external_id="unicode-1",
+    title="Grüße aus 東京 😀",
+    content='Zeile «eins»\n\t"zwei" \\ drei \u2028 😀',
+    html=None,
+    author="Zoë",
+    metadata={"zß": [1.5, 0.25, True, False, None], "ключ": {"😀": "значение", "leer": {}}, "n": 2**40},
+    source_created_at=datetime(2024, 5, 6, 7, 8, 9, 120000, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    source_updated_at=datetime(2023, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-10))),
+)
+
+
+def test_every_write_path_stores_unicode_text_and_metadata_as_they_are(org):
+    # The batch path stages metadata as the cleaning's ASCII-escaped JSON text in binary COPY.
+    stored = {}
+    for path in PATHS:
+        integration = Integration.objects.create(organisation=org, type="webhook", name=path)
+        _write(path, integration, UNICODE)
+        stored[path] = _content(_row(integration))
+    for path, row in stored.items():
+        assert row == stored["batch"], path
+    row = stored["batch"]
+    assert row["metadata"] == UNICODE.metadata
+    assert (row["title"], row["content"], row["html"], row["author"]) == (
+        UNICODE.title,
+        UNICODE.content,
+        None,
+        "Zoë",
+    )
+    assert row["source_created_at"] == UNICODE.source_created_at
+    assert row["source_updated_at"] == UNICODE.source_updated_at
+    assert row["content_hash"] == content_hash(UNICODE)
