@@ -54,15 +54,19 @@ def storage_to_text(storage: str | None) -> str:
 
 def _local(element: etree._Element) -> tuple[str, str]:
     """(namespace, local name) of an element; ("", "") for comments and processing instructions."""
-    if not isinstance(element.tag, str):
+    tag = element.tag
+    if not isinstance(tag, str):
         return "", ""
-    qname = etree.QName(element)
-    return qname.namespace or "", qname.localname
+    if tag.startswith("{"):  # lxml's "{namespace}local" (its QName object costs more than the split)
+        namespace, _, name = tag[1:].partition("}")
+        return namespace, name
+    return "", tag
 
 
 def _rewrite(root: etree._Element) -> None:
-    """Turn every ac:/ri: element into plain HTML (or drop it), innermost first."""
-    for element in list(root.iter()):
+    """Turn every ac:/ri: element into plain HTML (or drop it), in document order."""
+    # lxml finds the ac:/ri: elements in C; the list is taken first, as the rewrite moves them.
+    for element in list(root.iter(f"{{{AC}}}*", f"{{{RI}}}*")):
         namespace, name = _local(element)
         if namespace == AC:
             _rewrite_ac(element, name)
