@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from string import Formatter
 from typing import Any
 from urllib.parse import quote
 
@@ -52,6 +53,11 @@ PARAM_ALIASES: dict[str, tuple[str, ...]] = {
     "articleId": ("articleId", "id"),
     "fileId": ("fileId", "id"),
     "itemId": ("itemId", "timelineItemId", "id"),
+}
+# Per target name: its route and, for each placeholder the route names, the parameters to look for.
+_ROUTE_PLACEHOLDERS: dict[str, tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    name: (route, tuple((field, PARAM_ALIASES[field]) for _, field, _, _ in Formatter().parse(route) if field))
+    for name, route in TARGET_ROUTES.items()
 }
 
 
@@ -96,18 +102,25 @@ def deep_link(base_url: str, target: Any) -> str:
     explicit = target.get("url") or target.get("link")
     if isinstance(explicit, str) and explicit:
         return explicit if "://" in explicit else f"{base_url}/{explicit.lstrip('/')}"
-    route = TARGET_ROUTES.get(str(target.get("name") or ""))
-    params = target.get("params") if isinstance(target.get("params"), dict) else {}
-    if route is None:
+    known = _ROUTE_PLACEHOLDERS.get(str(target.get("name") or ""))
+    if known is None:
         return ""
+    route, placeholders = known
+    params = target.get("params")
+    if not isinstance(params, dict):
+        params = {}
     values: dict[str, str] = {}
-    for placeholder in PARAM_ALIASES:
-        if "{" + placeholder + "}" in route:
-            found = next((params[a] for a in PARAM_ALIASES[placeholder] if params.get(a)), None)
-            if found is None:
-                return ""
-            values[placeholder] = quote(str(found), safe="")
+    for placeholder, aliases in placeholders:
+        found = next((value for alias in aliases if (value := params.get(alias))), None)
+        if found is None:
+            return ""
+        values[placeholder] = _path_segment(str(found))
     return base_url + route.format(**values)
+
+
+def _path_segment(value: str) -> str:
+    """`value` percent-encoded as one path segment; ids of ASCII letters and digits need nothing."""
+    return value if value.isascii() and value.isalnum() else quote(value, safe="")
 
 
 def skip_reason(event: dict[str, Any]) -> str | None:
