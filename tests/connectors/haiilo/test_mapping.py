@@ -189,3 +189,10 @@ def test_deep_links_need_their_parameters_and_a_known_target():
     assert deep_link(BASE, {"url": "https://elsewhere.example/x"}) == "https://elsewhere.example/x"
     assert deep_link(BASE, {"name": "page", "params": {"slug": "a b/c"}}) == f"{BASE}/pages/a%20b%2Fc"
     assert deep_link(BASE, None) == ""
+
+
+def test_a_deep_links_ids_are_percent_encoded_unless_plain_ascii_letters_and_digits():
+    assert deep_link(BASE, {"name": "file", "params": {"fileId": "F00d42"}}) == f"{BASE}/files/F00d42"
+    assert deep_link(BASE, {"name": "file", "params": {"fileId": "\u00e91"}}) == f"{BASE}/files/%C3%A91"
+    assert deep_link(BASE, {"name": "file", "params": {"fileId": "a_b.c-d~e"}}) == f"{BASE}/files/a_b.c-d~e"
+    assert deep_link(BASE, {"name": "app", "params": {"id": 7}}) == f"{BASE}/apps/7"
