@@ -67,6 +67,12 @@ def _staged_fields() -> list[models.Field]:
     return [KnowledgeEntry._meta.get_field(name) for name in (*_RECORD_NAMES, "content_hash")]
 
 
+@functools.cache
+def _staged_types() -> tuple[str, ...]:
+    """The staged columns' types, as the binary COPY names them; read once, not per batch."""
+    return tuple(_stage_type(f) for f in _staged_fields())
+
+
 class _JsonbTextDumper(Dumper):
     """jsonb in binary COPY from JSON text already written: jsonb's binary form is a version byte (1)
     and the text (psycopg's own jsonb dumper would encode the value again)."""
@@ -84,7 +90,7 @@ def stage_rows_copy(cursor, rows: Iterable[list]) -> None:
     _, copy_sql, _ = _statements()
     cursor.adapters.register_dumper(None, _JsonbTextDumper)  # for this cursor only, by oid only
     with cursor.copy(copy_sql) as copy:
-        copy.set_types([_stage_type(f) for f in _staged_fields()])
+        copy.set_types(_staged_types())
         for row in rows:
             copy.write_row(row)
 
