@@ -24,8 +24,7 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 
 from connectors.base import Record
-from integrations.knowledge.clean import CleanedRecord
-from integrations.knowledge.writes import RECORD_FIELDS, UpsertResult, content_hash, entry_upsert_sql
+from integrations.knowledge.writes import RECORD_FIELDS, PreparedEntry, UpsertResult, entry_upsert_sql
 from integrations.models import Integration, KnowledgeEntry
 
 STAGE_TABLE = "knowledge_entry_stage"
@@ -115,8 +114,8 @@ def _stage_row(record: Record, digest: str, metadata_json: str) -> list:
     return row
 
 
-def entries_upsert_copy(*, integration: Integration, records: Sequence[CleanedRecord]) -> UpsertResult:
-    """Upsert cleaned records (writes.entries_upsert) whose external ids are unique in the batch."""
+def entries_upsert_copy(*, integration: Integration, records: Sequence[PreparedEntry]) -> UpsertResult:
+    """Upsert prepared records (writes.entries_upsert) whose external ids are unique in the batch."""
     create, _, merge = _statements()
     nested = connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -124,9 +123,7 @@ def entries_upsert_copy(*, integration: Integration, records: Sequence[CleanedRe
         if nested:
             # ON COMMIT DELETE ROWS empties the table only when the outer transaction commits.
             cursor.execute(f"TRUNCATE {connection.ops.quote_name(STAGE_TABLE)}")
-        rows = (
-            _stage_row(record, content_hash(record, metadata_json), metadata_json) for record, metadata_json in records
-        )
+        rows = (_stage_row(record, digest, metadata_json) for record, metadata_json, digest in records)
         stage_rows_copy(cursor, rows)
         cursor.execute(merge, _merge_params(integration, timezone.now()))
         inserted_flags = cursor.fetchall()

@@ -90,6 +90,8 @@ def entry_files_write(
     reads the batch's stored files; only versions not stored yet are downloaded.
     """
     result = FilesStored()
+    if not any(record.files for record in records) and not integration_has_files(integration):
+        return result  # most sources carry no files: a batch then costs one cheap query, not a join of its ids
     # Keyed as the write rule stored them (integrations.knowledge.clean): a hostile id is matched as written.
     latest = {text_cleaned(record.external_id): record for record in records}
     gone = {text_cleaned(deletion.external_id) for deletion in deletions}
@@ -120,6 +122,10 @@ def entry_files_write(
             kept.add((entry.external_id, record_file.version))
             _entry_file_store(entry, record_file, log, result)
     return result
+
+
+def integration_has_files(integration: Integration) -> bool:
+    return EntryFile.objects.filter(entry__integration=integration).exists()
 
 
 def _entry_file_store(entry: KnowledgeEntry, record_file: RecordFile, log: JobLog, result: FilesStored) -> None:

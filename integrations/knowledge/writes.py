@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
@@ -25,7 +26,6 @@ from django.utils import timezone
 from connectors.base import Deletion, Record, RecordFailure
 from integrations.knowledge.clean import (
     METADATA_JSON,
-    CleanedRecord,
     RecordRefused,
     is_clean_text,
     record_cleaned_with_json,
@@ -48,6 +48,30 @@ _METADATA_HASHED_AT = HASHED_FIELDS.index("metadata")
 _json_string = json.encoder.encode_basestring_ascii
 
 
+class PreparedEntry(NamedTuple):
+    """A record as it is written: cleaned (`clean.record_cleaned_with_json`), its metadata as
+    METADATA_JSON text and its content hash. Prepared apart from the write, so that a sync's slices
+    can prepare their records in their own threads while the run's thread writes (integrations.runs)."""
+
+    record: Record
+    metadata_json: str
+    content_hash: str
+
+
+def entry_prepared(record: Record) -> PreparedEntry:
+    """`record` prepared for the write path, or RecordRefused (the write rule, integrations.knowledge.clean)."""
+    cleaned, metadata_json = record_cleaned_with_json(record)
+    return PreparedEntry(cleaned, metadata_json, content_hash(cleaned, metadata_json))
+
+
+def entry_prepared_or_refused(record: Record) -> PreparedEntry | RecordFailure:
+    """`entry_prepared`, with a refusal as the record's failure (what a sync logs for it)."""
+    try:
+        return entry_prepared(record)
+    except RecordRefused as exc:
+        return RecordFailure(external_id=exc.external_id, reason=exc.message)
+
+
 @dataclass
 class UpsertResult:
     created: int = 0
@@ -63,6 +87,7 @@ def content_hash(record: Record, metadata_json: str | None = None) -> str:
     Stored hashes must never change: the text hashed is byte for byte `_dumped_material`'s, built
     here piece by piece at less cost. `metadata_json`: the record's metadata as
     `clean.METADATA_JSON` encoded it (`record_cleaned_with_json`), so that it is not encoded again.
+    Computed once per record, by `entry_prepared`.
     """
     pieces = []
     for at, value in enumerate(_HASHED_VALUES(record)):
@@ -133,14 +158,14 @@ def entry_row_params(integration: Integration, record: Record) -> list:
 
     Cleaned first (RecordRefused, a 400 where a request sent it, when it cannot be stored).
     """
-    return _row_builder(integration, timezone.now())(record_cleaned_with_json(record), uuid.uuid4())
+    return _row_builder(integration, timezone.now())(entry_prepared(record), uuid.uuid4())
 
 
-RowBuilder = Callable[[CleanedRecord, uuid.UUID], list]
+RowBuilder = Callable[[PreparedEntry, uuid.UUID], list]
 
 
 def _row_builder(integration: Integration, now) -> RowBuilder:
-    """What turns a cleaned record into one VALUES row of a write at `now`: the columns that are the
+    """What turns a prepared record into one VALUES row of a write at `now`: the columns that are the
     same for the whole write are prepared once, text (cleaned already) is passed as it is, and the
     rest goes through its field's own preparation (on a batch that halves the cost of a row)."""
     fixed = {"organisation": integration.organisation_id, "integration": integration.pk, "deleted_at": None,
@@ -160,9 +185,8 @@ def _row_builder(integration: Integration, now) -> RowBuilder:
         else:
             columns.append(lambda record, digest, entry_id, f=f: f.get_db_prep_save(getattr(record, f.name), db))
 
-    def row(cleaned: CleanedRecord, entry_id: uuid.UUID) -> list:
-        record, metadata_json = cleaned
-        digest = content_hash(record, metadata_json)
+    def row(prepared: PreparedEntry, entry_id: uuid.UUID) -> list:
+        record, _, digest = prepared
         return [column(record, digest, entry_id) for column in columns]
 
     return row
@@ -176,15 +200,20 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
     sync's hot path, integrations.knowledge.copy); elsewhere by multi-row VALUES. Both are the same
     statement of `entry_upsert_sql` and give the same rows and counts.
     """
-    by_id: dict[str, CleanedRecord] = {}
+    return entries_upsert_prepared(integration=integration, entries=[entry_prepared_or_refused(r) for r in records])
+
+
+def entries_upsert_prepared(
+    *, integration: Integration, entries: Sequence[PreparedEntry | RecordFailure]
+) -> UpsertResult:
+    """`entries_upsert` of records prepared already (`entry_prepared_or_refused`)."""
+    by_id: dict[str, PreparedEntry] = {}
     refused: list[RecordFailure] = []
-    for record in records:
-        try:
-            cleaned = record_cleaned_with_json(record)
-        except RecordRefused as exc:
-            refused.append(RecordFailure(external_id=exc.external_id, reason=exc.message))
-            continue
-        by_id[cleaned.record.external_id] = cleaned
+    for entry in entries:
+        if isinstance(entry, RecordFailure):
+            refused.append(entry)
+        else:
+            by_id[entry.record.external_id] = entry
     if not by_id:
         return UpsertResult(refused=refused)
     if connection.vendor == "postgresql":
@@ -197,9 +226,8 @@ def entries_upsert(*, integration: Integration, records: Sequence[Record]) -> Up
     return result
 
 
-def entries_upsert_values(*, integration: Integration, records: Sequence[CleanedRecord]) -> UpsertResult:
-    """Upsert cleaned records (`record_cleaned_with_json`), unique by external id, as multi-row VALUES
-    statements.
+def entries_upsert_values(*, integration: Integration, records: Sequence[PreparedEntry]) -> UpsertResult:
+    """Upsert prepared records (`entry_prepared`), unique by external id, as multi-row VALUES statements.
 
     A returned id is a written row: the id offered here when it was inserted, the stored one when
     it was updated. A record whose row is not returned was unchanged.

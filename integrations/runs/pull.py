@@ -24,10 +24,12 @@ from connectors.base import (
 )
 from connectors.capabilities import PushDestination, SlicedPull
 from connectors.errors import UpstreamError
-from integrations.knowledge import UpsertResult, entries_tombstone, entries_upsert
+from integrations.knowledge import UpsertResult, entries_tombstone
 from integrations.knowledge.files import entry_files_write
+from integrations.knowledge.writes import entries_upsert_prepared
 from integrations.models import Integration
 from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
+from integrations.runs.prepared import PreparedRecord, record_prepared
 from integrations.runs.push import remote_ids_written_by
 from integrations.runs.slices import SliceCheckpoint, SliceRun
 
@@ -48,17 +50,17 @@ class _PendingWrites:
     a deletion of the same object never wait together, so the newer of the two always wins."""
 
     def __init__(self) -> None:
-        self.records: list[Record] = []
+        self.records: list[PreparedRecord] = []
         self.deletions: list[Deletion] = []
         self.record_ids: set[str] = set()
         self.deletion_ids: set[str] = set()
 
-    def conflicts_with(self, item: Record | Deletion) -> bool:
-        other = self.deletion_ids if isinstance(item, Record) else self.record_ids
+    def conflicts_with(self, item: PreparedRecord | Deletion) -> bool:
+        other = self.deletion_ids if isinstance(item, PreparedRecord) else self.record_ids
         return item.external_id in other
 
-    def add(self, item: Record | Deletion) -> None:
-        if isinstance(item, Record):
+    def add(self, item: PreparedRecord | Deletion) -> None:
+        if isinstance(item, PreparedRecord):
             self.records.append(item)
             self.record_ids.add(item.external_id)
         else:
@@ -120,7 +122,7 @@ def pull_run(lease: Lease, integration: Integration, connector: Connector, log: 
 
 
 def pull_items_write(
-    items: Iterator[PullItem | SliceCheckpoint | None],
+    items: Iterator[PullItem | PreparedRecord | SliceCheckpoint | None],
     integration: Integration,
     writes: JobWrites,
     log: JobLog,
@@ -129,7 +131,8 @@ def pull_items_write(
     guards_echo: bool = False,
 ) -> None:
     """Write a pull's items in batches through `writes`: records and deletions, each Checkpoint once
-    everything before it is written, the counts and the log. A None item is a tick (nothing arrived)."""
+    everything before it is written, the counts and the log. A None item is a tick (nothing arrived).
+    A record comes as the connector yielded it, or prepared already in the thread that pulled it."""
     pending = _PendingWrites()
     skipped_reasons: Counter[str] = Counter()
     last_flush = time.monotonic()
@@ -153,14 +156,17 @@ def pull_items_write(
             writes.checkpoint_save(checkpoint_due)
             checkpoint_due = None
 
-    def take(item: PullItem | SliceCheckpoint) -> None:
+    def take(item: PullItem | PreparedRecord | SliceCheckpoint) -> None:
         nonlocal checkpoint_due
-        if isinstance(item, Record | Deletion):
-            if isinstance(item, Record):
+        if isinstance(item, Record | PreparedRecord | Deletion):
+            if not isinstance(item, Deletion):
                 counters.synced += 1
-                if not (item.content.strip() or item.title.strip()):
+                record = item.record if isinstance(item, PreparedRecord) else item
+                if not (record.content.strip() or record.title.strip()):
                     counters.skipped += 1
                     return
+                if isinstance(item, Record):
+                    item = record_prepared(item)  # a pull without slices prepares its records here
             if pending.conflicts_with(item):
                 flush()  # write the older state first, so this newer one wins
             pending.add(item)
@@ -238,10 +244,11 @@ def _pending_write(integration: Integration, pending: _PendingWrites, log: JobLo
         counters.skipped += len(pending.records) - written
     if pending.deletions:
         counters.deleted += entries_tombstone(integration=integration, deletions=pending.deletions)
-    entry_files_write(integration=integration, records=pending.records, deletions=pending.deletions, log=log)
+    records = [prepared.record for prepared in pending.records]
+    entry_files_write(integration=integration, records=records, deletions=pending.deletions, log=log)
 
 
-def records_write(integration: Integration, records: list[Record]) -> tuple[UpsertResult, list[RecordFailure]]:
+def records_write(integration: Integration, records: list[PreparedRecord]) -> tuple[UpsertResult, list[RecordFailure]]:
     """Write one batch; when the database refuses it, write it row by row so one bad record fails alone.
 
     Returns the counts of what was written and one failure per record that was not (refused by the
@@ -252,7 +259,7 @@ def records_write(integration: Integration, records: list[Record]) -> tuple[Upse
     """
     try:
         with transaction.atomic():
-            result = entries_upsert(integration=integration, records=records)
+            result = entries_upsert_prepared(integration=integration, entries=[record.entry for record in records])
         return result, list(result.refused)
     except RECORD_WRITE_ERRORS as exc:
         logger.warning(
@@ -266,7 +273,7 @@ def records_write(integration: Integration, records: list[Record]) -> tuple[Upse
     for record in {record.external_id: record for record in records}.values():
         try:
             with transaction.atomic():
-                one = entries_upsert(integration=integration, records=[record])
+                one = entries_upsert_prepared(integration=integration, entries=[record.entry])
         except RECORD_WRITE_ERRORS as exc:
             reason = f"The record could not be stored: {_database_reason(exc)}"
             failures.append(RecordFailure(external_id=record.external_id, reason=reason))

@@ -22,12 +22,18 @@ from typing import Any, TypeVar
 
 from django.db import connections
 
-from connectors.base import Checkpoint, Found, PullItem
+from connectors.base import Checkpoint, Deletion, Found, PullItem, Record, RecordFailure, Skipped
 from connectors.capabilities import SlicedPull, SlicePlan, slice_state, slice_states
 from connectors.http import cancel_checked
+from integrations.runs.prepared import PreparedRecord, records_prepared
 
 logger = logging.getLogger(__name__)
 
+# Items are handed over in chunks (`chunked`), not one by one: a lock taken on each side per item, with
+# five threads contending for the GIL, cost the run's thread a tenth of its time. A chunk holds up to
+# this many entries' items: more than a Haiilo page of the default size, so that a page's items and
+# the cursor after them reach the run's thread together.
+CHUNK_MAX_ITEMS = 1024
 # Items waiting for the run's thread, all slices together: bounds the memory a fast upstream can fill
 # while a batch is written (about two batches of records).
 QUEUE_MAX_ITEMS = 4000
@@ -64,7 +70,7 @@ class SliceRun:
         self.connector = connector
         self.whole, self.states = slice_states(checkpoint, connector.slices_key)
         self.concurrency = max(1, concurrency)
-        self.handed: queue.Queue[tuple[str, PullItem] | _Ended | _Failed] = queue.Queue(QUEUE_MAX_ITEMS)
+        self.handed: queue.Queue[tuple[str, list[PullItem]] | _Ended | _Failed] = _ItemsQueue(QUEUE_MAX_ITEMS)
         self.stopped = threading.Event()
         self.found: dict[str, int] = {}
 
@@ -95,7 +101,9 @@ class SliceRun:
                 elif isinstance(handed, _Failed):
                     raise handed.error
                 else:
-                    yield from self._taken(*handed, slices=len(plan.slices))
+                    name, chunk = handed
+                    for item in chunk:
+                        yield from self._taken(name, item, slices=len(plan.slices))
         finally:
             # A failure, a lost lease or the end: the other slices stop at their next item.
             self.stopped.set()
@@ -122,8 +130,8 @@ class SliceRun:
             with cancel_checked(self.stopped.is_set):
                 items = plan.pull_slice(name, state)
                 try:
-                    for item in items:
-                        if not self._hand((name, item)):
+                    for chunk in chunked(records_prepared(items)):
+                        if not self._hand((name, chunk)):
                             return
                 finally:
                     items.close()
@@ -134,7 +142,7 @@ class SliceRun:
             # A connector that saved rotated credentials from this thread opened a connection of its own.
             connections.close_all()
 
-    def _hand(self, handed: tuple[str, PullItem] | _Ended | _Failed) -> bool:
+    def _hand(self, handed: tuple[str, list[PullItem]] | _Ended | _Failed) -> bool:
         return _handed_over(self.handed, handed, self.stopped)
 
     def _drain(self) -> None:
@@ -143,6 +151,51 @@ class SliceRun:
                 self.handed.get_nowait()
             except queue.Empty:
                 return
+
+
+class _ItemsQueue(queue.Queue):
+    """A hand-over queue bounded by the items of the chunks in it, not by the chunks: small pages
+    make small chunks, and the slices must still be able to fill it while a batch is written."""
+
+    def _init(self, maxsize: int) -> None:
+        super()._init(maxsize)
+        self.items = 0
+
+    def _qsize(self) -> int:
+        return self.items
+
+    def _put(self, handed: Any) -> None:
+        self.queue.append(handed)
+        self.items += _items_in(handed)
+
+    def _get(self) -> Any:
+        handed = self.queue.popleft()
+        self.items -= _items_in(handed)
+        return handed
+
+
+def _items_in(handed: Any) -> int:
+    """A chunk's items, handed as (slice or kind, chunk); anything else (an end, a failure) counts one."""
+    return len(handed[1]) if isinstance(handed, tuple) and isinstance(handed[1], list) else 1
+
+
+# What may wait in a chunk for the items after it.
+_ENTRY_ITEMS = (Record, PreparedRecord, Deletion, Skipped, RecordFailure)
+
+
+def chunked(items: Iterator[T]) -> Iterator[list[T]]:
+    """`items` in lists, in order. An entry's item (a record, a deletion, a skip, a failure) waits in
+    its chunk for the next item, up to CHUNK_MAX_ITEMS of them; any other item (a cursor, a total, a
+    warning) ends its chunk, so the run acts on it at once. A connector that streams records without
+    a cursor between them (Confluence, across a space) has them written up to a chunk later."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK_MAX_ITEMS or not isinstance(item, _ENTRY_ITEMS):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _handed_over(handed: queue.Queue, value: Any, stopped: threading.Event) -> bool:
@@ -156,11 +209,12 @@ def _handed_over(handed: queue.Queue, value: Any, stopped: threading.Event) -> b
     return False
 
 
-def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T | None]:
+def prefetched(items: Iterator[T]) -> Iterator[T | None]:
     """`items`, produced in a thread of their own (with the caller's context: its waiting hook and
-    cancel check) while the caller writes the ones before: one slice's fetch and mapping overlap with
-    its database writes. None when a tick passes with nothing new; the first error is raised here."""
-    handed: queue.Queue[tuple[str, Any]] = queue.Queue(size)
+    cancel check) and handed over in chunks (`chunked`) while the caller writes the ones before: one
+    slice's fetch and mapping overlap with its database writes. None when a tick passes with nothing
+    new; the first error is raised here."""
+    handed: queue.Queue[tuple[str, Any]] = _ItemsQueue(QUEUE_MAX_ITEMS)
     stopped = threading.Event()
 
     def hand(kind: str, value: Any) -> bool:
@@ -168,8 +222,8 @@ def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T
 
     def produce() -> None:
         try:
-            for item in items:
-                if not hand("item", item):
+            for chunk in chunked(items):
+                if not hand("chunk", chunk):
                     return
             hand("end", None)
         except BaseException as exc:  # handed over whole: the caller's thread raises it
@@ -191,7 +245,7 @@ def prefetched(items: Iterator[T], *, size: int = QUEUE_MAX_ITEMS) -> Iterator[T
                 return
             if kind == "failed":
                 raise value
-            yield value
+            yield from value
     finally:
         stopped.set()
         while producer.is_alive():

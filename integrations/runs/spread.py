@@ -47,6 +47,7 @@ from integrations.runs.jobs import (
     LeaseLost,
     heartbeat_timeout,
 )
+from integrations.runs.prepared import records_prepared
 from integrations.runs.pull import PROGRESS_INTERVAL, JobWrites, pull_items_write
 from integrations.runs.slices import SliceCheckpoint, prefetched
 from integrations.runs.state import integration_state_set
@@ -251,7 +252,7 @@ class Part:
         else:  # gone upstream since the coordinator's plan: nothing of it to pull now
             items = iter(())
         with while_waiting(writes.heartbeat), cancel_checked(self._cancelled):
-            pull_items_write(prefetched(items), self.integration, writes, log, counters)
+            pull_items_write(prefetched(records_prepared(items)), self.integration, writes, log, counters)
         writes.done()
 
     def _until_stopped(self, items: Iterator[PullItem]) -> Iterator[PullItem | SliceCheckpoint]:

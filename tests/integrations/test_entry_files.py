@@ -86,6 +86,20 @@ def test_a_file_is_stored_once_per_version_and_a_new_version_replaces_it(source)
     assert not EntryFile.objects.exists() and not default_storage.exists(newer.file.name)
 
 
+def test_a_batch_without_files_costs_one_query_until_the_integration_holds_a_file(source):
+    records = [record(f"r{n}") for n in range(50)]
+    entries_upsert(integration=source, records=records)
+    with CaptureQueriesContext(connection) as queries:
+        entry_files_write(integration=source, records=records, deletions=[Deletion("r1")], log=JobLog())
+    assert len(queries) == 1 and "entryfile" in queries[0]["sql"].lower()
+
+    pull_write(source, [record("r0", a_file(Body(b"one")))])
+    # Now it holds one: a batch without files reads the stored ones (r0's is removed).
+    with CaptureQueriesContext(connection) as queries:
+        entry_files_write(integration=source, records=records, deletions=[], log=JobLog())
+    assert len(queries) > 1 and not EntryFile.objects.exists()
+
+
 def test_the_upstreams_name_never_reaches_the_path_and_is_cleaned_for_the_column(source):
     pull_write(source, [record("a", a_file(Body(b"x"), name="../../etc/pass\x00wd"))])
     [row] = EntryFile.objects.all()

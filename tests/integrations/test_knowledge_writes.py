@@ -14,13 +14,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from connectors.base import Deletion, Record
-from integrations.knowledge.clean import COLUMN_LIMITS, record_cleaned, record_cleaned_with_json
+from integrations.knowledge.clean import COLUMN_LIMITS, record_cleaned
 from integrations.knowledge.writes import (
     changed_or_tombstoned_sql,
     content_hash,
     entries_tombstone,
     entries_upsert,
     entries_upsert_values,
+    entry_prepared,
     entry_upsert_returning_id,
 )
 from integrations.models import Integration, KnowledgeEntry
@@ -51,7 +52,7 @@ def _batch(integration: Integration, record: Record) -> None:
 
 def _values_batch(integration: Integration, record: Record) -> None:
     # What entries_upsert runs off PostgreSQL, run on PostgreSQL too.
-    entries_upsert_values(integration=integration, records=[record_cleaned_with_json(record)])
+    entries_upsert_values(integration=integration, records=[entry_prepared(record)])
 
 
 def _webhook_statement(integration: Integration, record: Record) -> None:
@@ -137,7 +138,7 @@ def test_every_write_path_stores_the_same_cleaned_row_and_applies_the_same_rule(
 
 
 def _values_upsert(*, integration: Integration, records: list[Record]):
-    return entries_upsert_values(integration=integration, records=[record_cleaned_with_json(r) for r in records])
+    return entries_upsert_values(integration=integration, records=[entry_prepared(r) for r in records])
 
 
 def test_every_batch_path_counts_created_updated_and_unchanged_alike(org):

@@ -1,0 +1,57 @@
+"""How a sliced pull hands its items to the run's thread: prepared for the write path in the slice's
+own thread, in chunks that keep their order, through a queue bounded by items (integrations.runs)."""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from connectors.base import Checkpoint, Deletion, Found, Record, RecordFailure, Skipped, Warning
+from integrations.knowledge.writes import PreparedEntry, content_hash
+from integrations.runs.prepared import PreparedRecord, records_prepared
+from integrations.runs.slices import CHUNK_MAX_ITEMS, _ItemsQueue, chunked
+
+
+def a_record(n: int, **fields) -> Record:
+    return Record(external_id=f"r{n}", title=f"Title {n}", content=f"Text {n}", **fields)
+
+
+def test_a_pages_items_and_its_cursor_reach_the_run_in_one_chunk_and_in_order():
+    page = [a_record(n) for n in range(3)] + [Deletion("gone"), Skipped("s", "draft"), RecordFailure("f", "bad")]
+    items = [*page, Checkpoint({"events": 6}), Found(9), a_record(7), Warning("late"), a_record(8)]
+    chunks = list(chunked(iter(items)))
+    assert [item for chunk in chunks for item in chunk] == items
+    # An entry's item waits for what follows it; a cursor, a total or a warning ends its chunk.
+    assert [len(chunk) for chunk in chunks] == [7, 1, 2, 1]
+
+
+def test_a_chunk_holds_at_most_chunk_max_items_entries():
+    items = [a_record(n) for n in range(CHUNK_MAX_ITEMS * 2 + 5)]
+    assert [len(chunk) for chunk in chunked(iter(items))] == [CHUNK_MAX_ITEMS, CHUNK_MAX_ITEMS, 5]
+
+
+def test_the_hand_over_queue_is_bounded_by_the_items_of_its_chunks_not_by_their_number():
+    handed = _ItemsQueue(10)
+    handed.put(("slice", list(range(6))))
+    handed.put(("slice", list(range(6))))  # 6 < 10 items: taken, even though it overshoots
+    with pytest.raises(queue.Full):
+        handed.put(("slice", [1]), timeout=0.01)
+    assert handed.get()[1] == list(range(6)) and handed.qsize() == 6
+    handed.put(("end", None))  # an end or a failure counts one
+    assert handed.qsize() == 7
+
+
+def test_records_are_prepared_where_they_are_pulled_and_a_refused_one_becomes_its_failure():
+    clean = a_record(1, metadata={"b": 2, "a": "é"})
+    refused = Record(external_id="bad\x00id", title="T", content="C")
+    checkpoint = Checkpoint({"events": 2})
+    first, second, third = records_prepared(iter([clean, refused, checkpoint]))
+
+    assert isinstance(first, PreparedRecord) and first.record is clean and first.external_id == "r1"
+    assert isinstance(first.entry, PreparedEntry)
+    assert first.entry.metadata_json == '{"a": "\\u00e9", "b": 2}'
+    assert first.entry.content_hash == content_hash(clean)  # what the write path would compute itself
+    assert isinstance(second, PreparedRecord) and isinstance(second.entry, RecordFailure)
+    assert "external id" in second.entry.reason
+    assert third is checkpoint
