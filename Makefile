@@ -24,6 +24,7 @@ $(CHROMIUM):
 
 run: export DEBUG ?= true
 run: export ALLOW_PRIVATE_UPSTREAMS ?= true
+run: export MALLOC_ARENA_MAX ?= 2
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py ensure_demo

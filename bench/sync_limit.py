@@ -86,6 +86,7 @@ def django_env(*, database_url: str, broker_url: str, queue: str, slices: int | 
         "ALLOW_PRIVATE_UPSTREAMS": "true",
         **({"RUN_MAX_CONCURRENT_SLICES": str(slices)} if slices else {}),
         "RUN_SLICE_TASKS": "1",  # the sync on one worker; spread_run sets its own
+        "MALLOC_ARENA_MAX": "2",  # as docker-compose.yml and `make run` start the workers
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
 

@@ -1,9 +1,11 @@
 """The Celery app: configured from Django settings (CELERY_*), tasks discovered in every app."""
 
 import os
+import sys
 from typing import Any
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
 
@@ -31,3 +33,11 @@ class _DjangoSettings:
 app = Celery("hub")
 app.config_from_object(_DjangoSettings(), namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def switch_interval_set(**_: Any) -> None:
+    """Before the pool starts (its forked processes inherit it): WORKER_SWITCH_INTERVAL_SECONDS."""
+    from django.conf import settings
+
+    sys.setswitchinterval(settings.WORKER_SWITCH_INTERVAL_SECONDS)

@@ -53,3 +53,10 @@ def test_each_queue_has_a_worker_of_its_own(compose):
     services = compose["services"]
     assert re.search(r"\s-Q default(\s|$)", services["worker"]["command"])
     assert re.search(r"\s-Q runs(\s|$)", services["worker-runs"]["command"])
+
+
+def test_the_workers_run_with_two_malloc_arenas(compose):
+    """A sync's threads allocate in arenas of their own and free in the run's thread; two arenas keep a
+    worker's peak RSS under its 250 MB target (README "Performance")."""
+    for name in ("worker", "worker-runs"):
+        assert compose["services"][name]["environment"]["MALLOC_ARENA_MAX"] == "2", name

@@ -36,5 +36,10 @@ def record_prepared(record: Record) -> PreparedRecord:
 
 def records_prepared(items: Iterator[T]) -> Iterator[T | PreparedRecord]:
     """`items`, each Record prepared (`PreparedRecord`); the other items as they are."""
-    for item in items:
-        yield record_prepared(item) if isinstance(item, Record) else item
+    try:
+        for item in items:
+            yield record_prepared(item) if isinstance(item, Record) else item
+    finally:
+        close = getattr(items, "close", None)  # closing this closes the slice's generator now
+        if close is not None:
+            close()

@@ -189,13 +189,24 @@ def chunked(items: Iterator[T]) -> Iterator[list[T]]:
     warning) ends its chunk, so the run acts on it at once. A connector that streams records without
     a cursor between them (Confluence, across a space) has them written up to a chunk later."""
     chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= CHUNK_MAX_ITEMS or not isinstance(item, _ENTRY_ITEMS):
+    try:
+        for item in items:
+            chunk.append(item)
+            if len(chunk) >= CHUNK_MAX_ITEMS or not isinstance(item, _ENTRY_ITEMS):
+                yield chunk
+                chunk = []
+        if chunk:
             yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    finally:
+        closed(items)
+
+
+def closed(items: Iterator) -> None:
+    """Closing a wrapper closes what it wraps: a slice's generator then waits for its page in flight
+    now, in the thread that pulled it, not whenever it is collected."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def _handed_over(handed: queue.Queue, value: Any, stopped: threading.Event) -> bool:

@@ -1,4 +1,4 @@
-"""The pure helpers of bench/confluence_sync.py: raw rows, the listing asked, edits, checks (no timing)."""
+"""The pure helpers of bench/confluence_sync.py: the listing asked, edits, checks (no timing)."""
 
 from urllib.parse import urlencode
 
@@ -7,21 +7,11 @@ from bench.confluence_sync import (
     edited_body,
     incremental_problems,
     listing_params,
-    raw_record,
-    storage_body,
 )
 from connectors.confluence.client import LIST_LIMIT
 from connectors.confluence.storage import storage_to_text
 from tests.connectors.confluence.helpers import basic_connector, pull_all
 from tests.fakes.confluence_fixtures import atlassian, basic_config, seed_spaces  # noqa: F401
-
-
-def test_raw_record_keeps_the_storage_body_unmapped_as_content_and_html():
-    storage = storage_body(3)
-    record = raw_record({"id": 42, "title": "Runbook 3", "body": {"storage": {"value": storage}}, "version": {}})
-    assert (record.external_id, record.title) == ("42", "Runbook 3")
-    assert record.content == storage and record.html == storage
-    assert record.url == "" and record.metadata == {} and record.source_updated_at is None
 
 
 def test_the_listing_is_asked_as_the_connector_asks_it(atlassian, basic_config):  # noqa: F811

@@ -55,3 +55,21 @@ def test_records_are_prepared_where_they_are_pulled_and_a_refused_one_becomes_it
     assert isinstance(second, PreparedRecord) and isinstance(second.entry, RecordFailure)
     assert "external id" in second.entry.reason
     assert third is checkpoint
+
+
+def test_closing_the_hand_over_closes_the_slices_own_generator_at_once():
+    finished = []
+
+    def slice_items():
+        try:
+            yield a_record(1)
+            yield Checkpoint({"events": 1})
+            yield a_record(2)
+        finally:
+            finished.append("closed")  # a real slice waits here for its page in flight
+
+    pulled = slice_items()  # held, as the engine holds it: its closing must not wait for collection
+    chunks = chunked(records_prepared(pulled))
+    assert [type(item) for item in next(chunks)] == [PreparedRecord, Checkpoint]
+    chunks.close()
+    assert finished == ["closed"]
