@@ -214,7 +214,7 @@ def test_a_push_run_shows_offered_sent_accepted_and_a_refused_entry_with_its_rea
         expect(counter(page, "push", name)).to_have_text(value)
     assert sorted(shelf.upstream.sent_titles()) == ["Runbooks note 0", "Runbooks note 1", "Runbooks note 2"]
 
-    history = page.locator("#history-table tbody tr")
+    history = page.locator("#history-table tbody tr:not(.log-row)")
     expect(history).to_have_count(1)
     expect(history.first.locator("td.run")).to_have_text("Push")
     expect(history.first.locator(".figures")).to_have_text(
@@ -238,6 +238,11 @@ def test_a_push_run_shows_offered_sent_accepted_and_a_refused_entry_with_its_rea
     expect(history.first.locator(".figures")).to_have_text(
         "sent 1 · accepted 1 · unchanged 2 · created remotely 1 · failed 0"
     )
+    # The log opened before the run stays open under its job while the history follows the run.
+    open_log = page.locator("tr.log-row")
+    expect(open_log).to_have_count(1)
+    expect(open_log).to_have_attribute("data-job-id", history.nth(1).get_attribute("data-job-id"))
+    expect(open_log.locator(".log")).to_contain_text("titles must not end in a digit")
     page.set_viewport_size(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 

@@ -133,11 +133,22 @@
     this.syncing = false;
   }
 
+  /**
+   * The history table, read again. A sync's status changes ask for it one after another, and their
+   * answers may arrive out of order: only the latest asked is shown. A log the user opened stays open.
+   */
   Page.prototype.loadHistory = function () {
     var self = this;
+    var asked = (this.historyAsked = (this.historyAsked || 0) + 1);
     return T.api("GET", BASE + this.id + "/history").then(function (body) {
-      var tbody = ui.clear(ui.$("#history-table tbody"));
-      body.jobs.forEach(function (job) { tbody.appendChild(historyRow(self.id, job)); });
+      if (asked !== self.historyAsked) return body.jobs;
+      var tbody = ui.$("#history-table tbody");
+      var open = Array.prototype.map.call(tbody.querySelectorAll("tr.log-row"), function (row) { return row.dataset.jobId; });
+      ui.clear(tbody);
+      body.jobs.forEach(function (job) {
+        var row = tbody.appendChild(historyRow(self.id, job));
+        if (open.indexOf(job.id) !== -1) row.querySelector("button").click();
+      });
       ui.$("#history-table").hidden = !body.jobs.length;
       var empty = ui.clear(ui.$("#history-empty"));
       if (!body.jobs.length) {
