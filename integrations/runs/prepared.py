@@ -40,6 +40,12 @@ def records_prepared(items: Iterator[T]) -> Iterator[T | PreparedRecord]:
         for item in items:
             yield record_prepared(item) if isinstance(item, Record) else item
     finally:
-        close = getattr(items, "close", None)  # closing this closes the slice's generator now
-        if close is not None:
-            close()
+        closed(items)
+
+
+def closed(items: Iterator) -> None:
+    """Closing a wrapper closes what it wraps: a slice's generator then waits for its page in flight
+    now, in the thread that pulled it, not whenever it is collected."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()

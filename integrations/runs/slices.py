@@ -25,7 +25,7 @@ from django.db import connections
 from connectors.base import Checkpoint, Deletion, Found, PullItem, Record, RecordFailure, Skipped
 from connectors.capabilities import SlicedPull, SlicePlan, slice_state, slice_states
 from connectors.http import cancel_checked
-from integrations.runs.prepared import PreparedRecord, records_prepared
+from integrations.runs.prepared import PreparedRecord, closed, records_prepared
 
 logger = logging.getLogger(__name__)
 
@@ -199,14 +199,6 @@ def chunked(items: Iterator[T]) -> Iterator[list[T]]:
             yield chunk
     finally:
         closed(items)
-
-
-def closed(items: Iterator) -> None:
-    """Closing a wrapper closes what it wraps: a slice's generator then waits for its page in flight
-    now, in the thread that pulled it, not whenever it is collected."""
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
 
 
 def _handed_over(handed: queue.Queue, value: Any, stopped: threading.Event) -> bool:
