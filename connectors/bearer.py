@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from connectors.http import UpstreamHttpClient
+from connectors.turns import turn_lent
 
 # A token is replaced this long before it expires (at most a tenth of its lifetime), so a request
 # never leaves with a token that dies on the way.
@@ -72,7 +73,8 @@ class BearerTokenClient(ABC):
         token = self._token
         if token is not None and token.usable(self._clock()):
             return token
-        with self._token_lock:
+        # Waited for without a turn to compute: the lock's holder may be waiting for one (connectors.turns).
+        with turn_lent(), self._token_lock:
             token = self._token
             if token is None or not token.usable(self._clock()):
                 token = self.token()
@@ -81,7 +83,7 @@ class BearerTokenClient(ABC):
     def _renew_token(self) -> dict[str, str]:
         # Called by the HTTP layer on a 401: the cached token was refused, whatever its age. The request
         # is then repeated once, and BearerFromCache puts the new token on it.
-        with self._token_lock:
+        with turn_lent(), self._token_lock:
             refused = getattr(self._sent, "access_token", None)
             if self._token is None or self._token.access_token == refused:
                 self.token()

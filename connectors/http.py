@@ -43,6 +43,7 @@ from connectors.http_guard import (
     is_public_address,
     parsed_upstream_url,
 )
+from connectors.turns import turn_lent
 
 logger = logging.getLogger("connectors.http")
 
@@ -264,17 +265,18 @@ def run_cancelled() -> bool:
 def wait_upstream(seconds: float, sleep: Callable[[float], None] = time.sleep) -> None:
     """Wait `seconds` for an upstream (backoff, polling a remote run), calling the waiting hook as it goes."""
     hook = _while_waiting.get()
-    if hook is None:
-        sleep(seconds)
-        return
-    remaining = max(0.0, seconds)
-    while True:
-        hook()
-        if remaining <= 0:
+    with turn_lent():
+        if hook is None:
+            sleep(seconds)
             return
-        step = min(remaining, WAIT_SLICE_SECONDS)
-        sleep(step)
-        remaining -= step
+        remaining = max(0.0, seconds)
+        while True:
+            hook()
+            if remaining <= 0:
+                return
+            step = min(remaining, WAIT_SLICE_SECONDS)
+            sleep(step)
+            remaining -= step
 
 
 class UpstreamHttpClient:
@@ -398,6 +400,14 @@ class UpstreamHttpClient:
         return self._request(method, path_or_url, kwargs, reconcile=reconcile)[0]
 
     def _request(
+        self, method: str, path_or_url: str, kwargs: dict[str, Any], **options: Any
+    ) -> tuple[httpx.Response, Deadline]:
+        # The whole exchange is a wait: retries, backoffs and a token's renewal (whose lock another
+        # thread may hold while it waits for a turn) run without this thread's turn to compute.
+        with turn_lent():
+            return self._attempts(method, path_or_url, kwargs, **options)
+
+    def _attempts(
         self,
         method: str,
         path_or_url: str,

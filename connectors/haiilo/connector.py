@@ -33,7 +33,8 @@ from connectors.haiilo import settings
 from connectors.haiilo.client import CachedToken, HaiiloClient, token_from_credentials
 from connectors.haiilo.files import file_url_lookup, record_file
 from connectors.haiilo.mapping import SUPPORTED_TYPES, external_id_of, record_from_event
-from connectors.haiilo.page import ReadPage
+from connectors.haiilo.page import EventsPage, ReadPage
+from connectors.turns import turn_lent
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1000
@@ -209,13 +210,19 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
         """Pages of one stream from the cursor until one is shorter than the page size. Each page is
         read whole first, and the next one asked for (in a thread, with this one's context) while the
         caller maps this one and moves the cursor: a page's round trip overlaps with its predecessor's
-        mapping and writing."""
+        mapping and writing. The page is decoded here, not in that thread: this one holds the slice's
+        turn to compute (connectors.turns), the other would take the GIL from the run's writer."""
         page_size = self.page_size
         start = int(cursor.get(stream) or 0)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="haiilo-next-page") as ahead:
             coming = None
             while True:
-                page = coming.result() if coming is not None else self._page(client, entity_type, stream, start)
+                if coming is None:
+                    fetched = self._page(client, entity_type, stream, start)
+                else:
+                    with turn_lent():
+                        fetched = coming.result()
+                page = self._read(fetched, entity_type, stream)
                 coming = None
                 if page.count >= page_size and (following := self._next_start(page, start)) is not None:
                     start = following
@@ -225,10 +232,17 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
                 if page.count < page_size or coming is None:
                     return
 
-    def _page(self, client: HaiiloClient, entity_type: str, stream: str, start: int) -> ReadPage:
+    def _page(self, client: HaiiloClient, entity_type: str, stream: str, start: int) -> EventsPage:
         fetch = client.deletes_page if stream == "deletes" else client.events_page
         try:
-            return fetch(entity_type, start_id=start, page_size=self.page_size).read()
+            return fetch(entity_type, start_id=start, page_size=self.page_size)
+        except UpstreamError as exc:
+            raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
+
+    @staticmethod
+    def _read(page: EventsPage, entity_type: str, stream: str) -> ReadPage:
+        try:
+            return page.read()
         except UpstreamError as exc:
             raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
 

@@ -272,8 +272,9 @@ def job_progress_save(lease: Lease, counters: Counters, log: JobLog) -> None:
 
 
 def job_checkpoint_save(lease: Lease, counters: Counters, log: JobLog, checkpoint: dict[str, Any]) -> None:
-    """The integration's cursor and the counts that go with it, in one transaction under the lease."""
-    with transaction.atomic():
+    """The integration's cursor and the counts that go with it, in one transaction under the lease (the
+    caller's, when it has one: a pull saves a cursor with the batch it follows)."""
+    with transaction.atomic(savepoint=False):
         lease.write(progress=counters.progress(), checkpoint_progress=counters.progress(), log=log.as_json())
         integration_state_set(integration_id=lease.job.integration_id, sync_checkpoint=checkpoint)
 

@@ -86,13 +86,14 @@ class JobWrites:
         self.lease.hold()
 
     def progress_save(self) -> None:
-        """In the batch's transaction, after its writes."""
+        """In the batch's transaction, after its writes (unless a cursor is saved instead)."""
         job_progress_save(self.lease, self.counters, self.log)
 
     def batch_written(self) -> None:
         """After the batch's transaction committed."""
 
     def checkpoint_save(self, state: dict[str, Any]) -> None:
+        """In the batch's transaction, after its writes: the cursor, with the progress it goes with."""
         job_checkpoint_save(self.lease, self.counters, self.log, state)
         self.integration.sync_checkpoint = state
 
@@ -149,12 +150,14 @@ def pull_items_write(
                 counters.skipped += echoes
                 skipped_reasons[ECHO_REASON] += echoes
             _pending_write(integration, pending, log, counters)
-            writes.progress_save()
+            # A cursor due is saved with the batch it follows: one commit, and never ahead of its entries.
+            if checkpoint_due is None:
+                writes.progress_save()
+            else:
+                writes.checkpoint_save(checkpoint_due)
+        checkpoint_due = None
         pending.clear()
         writes.batch_written()
-        if checkpoint_due is not None:
-            writes.checkpoint_save(checkpoint_due)
-            checkpoint_due = None
 
     def take(item: PullItem | PreparedRecord | SliceCheckpoint) -> None:
         nonlocal checkpoint_due
@@ -181,9 +184,9 @@ def pull_items_write(
             counters.failed += 1
             log.add("error", item.reason, external_id=item.external_id)
         elif isinstance(item, Checkpoint):
-            # Persist the cursor only after everything before it is written.
+            # Persist the cursor at once, with everything before it.
+            checkpoint_due = item.state
             flush()
-            writes.checkpoint_save(item.state)
         elif isinstance(item, SliceCheckpoint):
             checkpoint_due = item.state
             if not pending:

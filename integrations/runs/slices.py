@@ -25,6 +25,7 @@ from django.db import connections
 from connectors.base import Checkpoint, Deletion, Found, PullItem, Record, RecordFailure, Skipped
 from connectors.capabilities import SlicedPull, SlicePlan, slice_state, slice_states
 from connectors.http import cancel_checked
+from connectors.turns import turn_held, turn_lent
 from integrations.runs.prepared import PreparedRecord, closed, records_prepared
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ QUEUE_MAX_ITEMS = 4000
 # How long the run's thread waits for an item before it yields a tick (to heartbeat, or write what it
 # has); and how long a slice waits to hand an item over before it checks whether the run stopped.
 TICK_SECONDS = 0.5
+# Slices of a run that map at once (connectors.turns). One: the GIL runs one of them at a time anyway,
+# and each more runnable thread delays the run's writer after every round trip to the database.
+MAPPING_TURNS = 1
 
 
 T = TypeVar("T")
@@ -72,6 +76,7 @@ class SliceRun:
         self.concurrency = max(1, concurrency)
         self.handed: queue.Queue[tuple[str, list[PullItem]] | _Ended | _Failed] = _ItemsQueue(QUEUE_MAX_ITEMS)
         self.stopped = threading.Event()
+        self.turns = threading.Semaphore(MAPPING_TURNS)
         self.found: dict[str, int] = {}
 
     def items(self) -> Iterator[PullItem | SliceCheckpoint | None]:
@@ -127,12 +132,13 @@ class SliceRun:
         try:
             if self.stopped.is_set():
                 return
-            with cancel_checked(self.stopped.is_set):
+            with cancel_checked(self.stopped.is_set), turn_held(self.turns):
                 items = plan.pull_slice(name, state)
                 try:
                     for chunk in chunked(records_prepared(items)):
-                        if not self._hand((name, chunk)):
-                            return
+                        with turn_lent():
+                            if not self._hand((name, chunk)):
+                                return
                 finally:
                     items.close()
             self._hand(_Ended(name))

@@ -324,8 +324,8 @@ class SliceWrites(JobWrites):
         self.part.job_progress_save()
 
     def checkpoint_save(self, state: dict[str, Any]) -> None:
-        with transaction.atomic():
-            self.fence()
+        """In the batch's transaction, after its fence and writes."""
+        with transaction.atomic(savepoint=False):
             slice_checkpoint_merge(self.integration.pk, self.part.connector.slices_key, self.row.name, state)
             figures = self.counters.figures()
             self._write(progress=figures, checkpoint_progress=figures, log=self.log.as_json())

@@ -1,16 +1,23 @@
 """How a sliced pull hands its items to the run's thread: prepared for the write path in the slice's
-own thread, in chunks that keep their order, through a queue bounded by items (integrations.runs)."""
+own thread, mapped by one slice at a time, in chunks that keep their order, through a queue bounded by
+items (integrations.runs)."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import threading
+import time
+from collections.abc import Iterator
 
 import pytest
 
 from connectors.base import Checkpoint, Deletion, Found, Record, RecordFailure, Skipped, Warning
+from connectors.capabilities import SlicePlan
+from connectors.http import wait_upstream
 from integrations.knowledge.writes import PreparedEntry, content_hash
 from integrations.runs.prepared import PreparedRecord, records_prepared
-from integrations.runs.slices import CHUNK_MAX_ITEMS, _ItemsQueue, chunked
+from integrations.runs.slices import CHUNK_MAX_ITEMS, MAPPING_TURNS, SliceRun, _ItemsQueue, chunked
 
 
 def a_record(n: int, **fields) -> Record:
@@ -73,3 +80,56 @@ def test_closing_the_hand_over_closes_the_slices_own_generator_at_once():
     assert [type(item) for item in next(chunks)] == [PreparedRecord, Checkpoint]
     chunks.close()
     assert finished == ["closed"]
+
+
+class _AtOnce:
+    """How many threads are inside a section at once, at most."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+class _WaitingThenMapping:
+    """A sliced pull whose slices wait on their upstream for each page, then map it (the mapping's CPU is
+    stood in for by a sleep that holds the thread, as CPU work would)."""
+
+    slices_key = "parts"
+
+    def __init__(self, slices: int) -> None:
+        self.names = tuple(f"s{n}" for n in range(slices))
+        self.waiting, self.mapping = _AtOnce(), _AtOnce()
+
+    @contextlib.contextmanager
+    def pull_slices(self, checkpoint: dict) -> Iterator[SlicePlan]:
+        yield SlicePlan(slices=self.names, pull_slice=self._pull_slice)
+
+    def _pull_slice(self, name: str, state: dict) -> Iterator:
+        for page in range(3):
+            with self.waiting.inside():
+                wait_upstream(0.05)
+            with self.mapping.inside():
+                time.sleep(0.01)
+                yield Record(external_id=f"{name}-{page}", title="T", content="C")
+            yield Checkpoint({"page": page})
+
+
+def test_slices_wait_on_their_upstreams_at_once_but_map_one_at_a_time():
+    pull = _WaitingThenMapping(slices=4)
+    items = [item for item in SliceRun(pull, {}, concurrency=4).items() if item is not None]
+    assert {item.external_id for item in items if isinstance(item, PreparedRecord)} == {
+        f"s{n}-{page}" for n in range(4) for page in range(3)
+    }
+    assert pull.waiting.most == 4  # the upstream's latency is still hidden
+    assert pull.mapping.most == MAPPING_TURNS == 1  # the GIL is not fought over by the mappers

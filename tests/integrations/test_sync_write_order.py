@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from psycopg.pq import TransactionStatus
 
 from connectors.base import Checkpoint, Deletion, Record, Skipped
 from integrations.knowledge import entries_upsert
@@ -13,6 +14,7 @@ from integrations.runs.engine import sync_job_run
 from tests.integrations.test_sync_service import ScriptedSource, pending_job, scripted  # noqa: F401
 
 pytestmark = pytest.mark.django_db
+IDLE = TransactionStatus.IDLE
 
 
 def run(integration) -> object:
@@ -71,3 +73,34 @@ def test_a_large_batch_counts_created_updated_and_unchanged_exactly(org):
     result = entries_upsert(integration=integration, records=second)
     assert (result.created, result.updated, result.unchanged) == (500, 1000, 2000)
     assert KnowledgeEntry.objects.filter(integration=integration, content="edited").count() == 1000 + 167
+
+
+class _Transactions:
+    """Each statement of the default connection, with the number of the transaction it ran in."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[int, str]] = []
+        self.number = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        raw = context["connection"].connection
+        idle = not raw.in_transaction if connection.vendor == "sqlite" else raw.info.transaction_status == IDLE
+        self.number += idle  # this statement begins a transaction
+        self.statements.append((self.number, sql))
+        return execute(sql, params, many, context)
+
+    def of(self, *fragments: str) -> list[int]:
+        return [number for number, sql in self.statements if all(f in sql for f in fragments)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cursor_is_saved_in_the_transaction_of_the_batch_it_follows(scripted):  # noqa: F811
+    ScriptedSource.script = [Record("a", "A", "alpha"), Record("b", "B", "beta"), Checkpoint({"cursor": 2})]
+    transactions = _Transactions()
+    with connection.execute_wrapper(transactions):
+        job = run(scripted)
+    assert job.status == "completed" and job.records_imported == 2
+    entries_written = transactions.of('INTO "integrations_knowledgeentry"')
+    cursor_saved = transactions.of('UPDATE "integrations_integration"', '"sync_checkpoint"')
+    assert len(entries_written) == 1 and cursor_saved[:1] == entries_written  # one commit, never ahead
+    assert Integration.objects.get(pk=scripted.pk).sync_checkpoint == {"cursor": 2}
