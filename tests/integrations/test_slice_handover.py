@@ -121,7 +121,8 @@ class _WaitingThenMapping:
                 wait_upstream(0.05)
             with self.mapping.inside():
                 time.sleep(0.01)
-                yield Record(external_id=f"{name}-{page}", title="T", content="C")
+                record = Record(external_id=f"{name}-{page}", title="T", content="C")
+            yield record
             yield Checkpoint({"page": page})
 
 
