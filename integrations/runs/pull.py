@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from connectors.base import (
     Checkpoint,
@@ -24,13 +24,12 @@ from connectors.base import (
 )
 from connectors.capabilities import PushDestination, SlicedPull
 from connectors.errors import UpstreamError
-from connectors.turns import turn_back, turn_lent
 from integrations.knowledge import UpsertResult, entries_tombstone
 from integrations.knowledge.files import entry_files_write
 from integrations.knowledge.writes import entries_upsert_prepared
 from integrations.models import Integration
 from integrations.runs.jobs import Counters, JobLog, Lease, job_checkpoint_save, job_progress_save
-from integrations.runs.prepared import PreparedRecord, closed, record_prepared
+from integrations.runs.prepared import PreparedRecord, record_prepared
 from integrations.runs.push import remote_ids_written_by
 from integrations.runs.slices import SliceCheckpoint, SliceRun
 
@@ -145,9 +144,7 @@ def pull_items_write(
     def flush() -> None:
         nonlocal last_flush, checkpoint_due
         last_flush = time.monotonic()
-        # The batch waits on the database without the run's turn to compute (connectors.turns), but
-        # builds its rows with it.
-        with turn_lent(), transaction.atomic(), turn_back():
+        with transaction.atomic():
             writes.fence()
             if guards_echo and (echoes := _echoes_drop(integration, pending)):
                 counters.skipped += echoes
@@ -200,27 +197,19 @@ def pull_items_write(
             log.add("warning", item.message)
 
     try:
-        with connection.execute_wrapper(_turn_lent_while_executing):
-            for item in items:
-                if item is not None:
-                    take(item)
-                elif pending and time.monotonic() - last_flush >= PROGRESS_INTERVAL:
-                    flush()  # a tick while slices fetch: what waits is written
-                writes.heartbeat()
+        for item in items:
+            if item is not None:
+                take(item)
+            elif pending and time.monotonic() - last_flush >= PROGRESS_INTERVAL:
+                flush()  # a tick while slices fetch: what waits is written
+            writes.heartbeat()
     except UpstreamError:
         if checkpoint_due is not None:
             flush()  # what the other slices fetched before one failed is kept, with their cursors
         raise
-    finally:
-        closed(items)  # a sliced pull gives its turn back and stops its slices at once
     for reason, count in skipped_reasons.most_common():
         log.add("info", f"Skipped {count} record(s): {reason}.")
     flush()
-
-
-def _turn_lent_while_executing(execute, sql, params, many, context):
-    with turn_lent():
-        return execute(sql, params, many, context)
 
 
 def _pulled(connector: Connector, integration: Integration) -> Iterator[PullItem | SliceCheckpoint | None]:

@@ -25,7 +25,7 @@ from django.db import connections
 from connectors.base import Checkpoint, Deletion, Found, PullItem, Record, RecordFailure, Skipped
 from connectors.capabilities import SlicedPull, SlicePlan, slice_state, slice_states
 from connectors.http import cancel_checked
-from connectors.turns import Turns, turn_held, turn_lent, turn_offered
+from connectors.turns import turn_held, turn_lent
 from integrations.runs.prepared import PreparedRecord, closed, records_prepared
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class SliceRun:
         self.concurrency = max(1, concurrency)
         self.handed: queue.Queue[tuple[str, list[PullItem]] | _Ended | _Failed] = _ItemsQueue(QUEUE_MAX_ITEMS)
         self.stopped = threading.Event()
-        self.turns = Turns(MAPPING_TURNS)
+        self.turns = threading.Semaphore(MAPPING_TURNS)
         self.found: dict[str, int] = {}
 
     def items(self) -> Iterator[PullItem | SliceCheckpoint | None]:
@@ -95,23 +95,20 @@ class SliceRun:
             for name in plan.slices:
                 pool.submit(self._slice_hand_over, plan, name, slice_state(self.states, name))
             running = len(plan.slices)
-            # The run's thread, which writes what the slices yield, computes before them (connectors.turns).
-            with turn_held(self.turns, urgent=True):
-                while running:
-                    try:
-                        with turn_lent():
-                            handed = self.handed.get(timeout=TICK_SECONDS)
-                    except queue.Empty:
-                        yield None
-                        continue
-                    if isinstance(handed, _Ended):
-                        running -= 1
-                    elif isinstance(handed, _Failed):
-                        raise handed.error
-                    else:
-                        name, chunk = handed
-                        for item in chunk:
-                            yield from self._taken(name, item, slices=len(plan.slices))
+            while running:
+                try:
+                    handed = self.handed.get(timeout=TICK_SECONDS)
+                except queue.Empty:
+                    yield None
+                    continue
+                if isinstance(handed, _Ended):
+                    running -= 1
+                elif isinstance(handed, _Failed):
+                    raise handed.error
+                else:
+                    name, chunk = handed
+                    for item in chunk:
+                        yield from self._taken(name, item, slices=len(plan.slices))
         finally:
             # A failure, a lost lease or the end: the other slices stop at their next item.
             self.stopped.set()
@@ -200,7 +197,6 @@ def chunked(items: Iterator[T]) -> Iterator[list[T]]:
     chunk: list[T] = []
     try:
         for item in items:
-            turn_offered()
             chunk.append(item)
             if len(chunk) >= CHUNK_MAX_ITEMS or not isinstance(item, _ENTRY_ITEMS):
                 yield chunk

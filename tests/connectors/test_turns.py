@@ -1,11 +1,9 @@
-"""Turns to compute (connectors.turns): held by a thread, lent out while it waits (on an upstream, a
-lock), taken first by an urgent thread (the run's writer)."""
+"""Turns to compute (connectors.turns): held by a thread, lent out while it waits on an upstream."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,10 +11,10 @@ import pytest
 
 from connectors.bearer import BearerTokenClient, CachedToken
 from connectors.http import UpstreamHttpClient, wait_upstream
-from connectors.turns import Turns, turn_held, turn_lent, turn_offered
+from connectors.turns import turn_held, turn_lent
 
 
-def taken_elsewhere(turns: Turns) -> bool:
+def taken_elsewhere(turns: threading.Semaphore) -> bool:
     """Can another thread take a turn now? It gives it back at once."""
     taken = []
 
@@ -32,28 +30,28 @@ def taken_elsewhere(turns: Turns) -> bool:
 
 
 def test_a_held_turn_is_lent_while_waiting_and_taken_back_after():
-    turns = Turns(1)
+    turns = threading.Semaphore(1)
     with turn_held(turns):
         assert not taken_elsewhere(turns)
         with turn_lent():
             assert taken_elsewhere(turns)
             with turn_lent():  # a nested wait lends it once, not twice
-                assert turns.acquire(timeout=0)
-                assert not turns.acquire(timeout=0)
+                assert turns.acquire(blocking=False)
+                assert not turns.acquire(blocking=False)
                 turns.release()
         assert not taken_elsewhere(turns)
     assert taken_elsewhere(turns)
 
 
 def test_a_thread_without_a_turn_waits_without_lending_one():
-    turns = Turns(1)
+    turns = threading.Semaphore(1)
     with turn_lent():
         assert taken_elsewhere(turns)  # nothing was held, nothing released
-    assert turns.acquire(timeout=0) and not turns.acquire(timeout=0)
+    assert turns.acquire(blocking=False) and not turns.acquire(blocking=False)
 
 
 def test_a_turn_is_lent_while_an_upstream_wait_sleeps():
-    turns = Turns(1)
+    turns = threading.Semaphore(1)
     seen = []
     with turn_held(turns):
         wait_upstream(0.01, sleep=lambda _: seen.append(taken_elsewhere(turns)))
@@ -89,7 +87,7 @@ def slow_upstream() -> Iterator[ThreadingHTTPServer]:
 
 def test_a_turn_is_lent_while_a_request_waits_for_its_answer(slow_upstream, settings):
     settings.ALLOW_PRIVATE_UPSTREAMS = True
-    turns = Turns(1)
+    turns = threading.Semaphore(1)
 
     def take_the_turn() -> None:
         if turns.acquire(timeout=2):
@@ -119,7 +117,7 @@ class _Tokens(BearerTokenClient):
 def test_a_thread_waiting_for_the_token_lock_lends_its_turn_to_the_lock_holder():
     """The renewal after a 401: the lock's holder fetches a token, then needs a turn again, while the
     thread holding the turn waits for the lock. Were the turn not lent, neither would move."""
-    turns, client = Turns(1), _Tokens()
+    turns, client = threading.Semaphore(1), _Tokens()
     locked, done = threading.Event(), []
 
     def holder() -> None:
@@ -140,51 +138,3 @@ def test_a_thread_waiting_for_the_token_lock_lends_its_turn_to_the_lock_holder()
     for thread in threads:
         thread.join(timeout=5)
     assert sorted(done) == ["holder", "waiter"]
-
-
-def waiting_until(check) -> None:
-    for _ in range(400):
-        if check():
-            return
-        time.sleep(0.005)
-    raise AssertionError("never came")
-
-
-def test_an_urgent_thread_is_served_before_the_others_that_wait():
-    turns, served = Turns(1), []
-    turns.acquire()
-
-    def wait_for_a_turn(name: str, urgent: bool) -> None:
-        with turn_held(turns, urgent=urgent):
-            served.append(name)
-
-    slice_thread = threading.Thread(target=wait_for_a_turn, args=("slice", False))
-    slice_thread.start()
-    time.sleep(0.05)  # the slice waits first
-    writer = threading.Thread(target=wait_for_a_turn, args=("writer", True))
-    writer.start()
-    waiting_until(lambda: turns.urgent_waiting == 1)
-    turns.release()
-    for thread in (slice_thread, writer):
-        thread.join(timeout=5)
-    assert served == ["writer", "slice"]
-
-
-def test_a_slice_offers_its_turn_between_items_only_when_an_urgent_thread_waits():
-    turns, served = Turns(1), []
-    with turn_held(turns):
-        turn_offered()  # nobody waits: kept
-        assert not taken_elsewhere(turns)
-
-        def writer() -> None:
-            with turn_held(turns, urgent=True):
-                served.append("writer")
-
-        thread = threading.Thread(target=writer)
-        thread.start()
-        waiting_until(lambda: turns.urgent_waiting == 1)
-        turn_offered()  # given, and taken back once the writer is done
-        served.append("slice")
-        thread.join(timeout=5)
-        assert not taken_elsewhere(turns)
-    assert served == ["writer", "slice"]

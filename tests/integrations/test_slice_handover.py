@@ -121,8 +121,7 @@ class _WaitingThenMapping:
                 wait_upstream(0.05)
             with self.mapping.inside():
                 time.sleep(0.01)
-                record = Record(external_id=f"{name}-{page}", title="T", content="C")
-            yield record
+                yield Record(external_id=f"{name}-{page}", title="T", content="C")
             yield Checkpoint({"page": page})
 
 
