@@ -188,7 +188,7 @@ RUN_SLICE_TASKS = env.int("RUN_SLICE_TASKS", default=1)
 # Python's 5 ms the run's thread, which writes every batch, waited about that long after each of its
 # PostgreSQL round trips while slice threads mapped; with 1 ms a Haiilo sync went from 0.56-0.58 to
 # 0.62-0.64 of its limit (README "Performance").
-WORKER_SWITCH_INTERVAL_SECONDS = env.float("WORKER_SWITCH_INTERVAL_SECONDS", default=0.001)
+WORKER_SWITCH_INTERVAL_SECONDS = env.float("WORKER_SWITCH_INTERVAL_SECONDS", default=0.0002)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
