@@ -222,7 +222,8 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
                 else:
                     with turn_lent():
                         fetched = coming.result()
-                page = self._read(fetched, entity_type, stream)
+                with _failure_named(entity_type, stream):
+                    page = fetched.read()
                 coming = None
                 if page.count >= page_size and (following := self._next_start(page, start)) is not None:
                     start = following
@@ -234,17 +235,8 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
 
     def _page(self, client: HaiiloClient, entity_type: str, stream: str, start: int) -> EventsPage:
         fetch = client.deletes_page if stream == "deletes" else client.events_page
-        try:
+        with _failure_named(entity_type, stream):
             return fetch(entity_type, start_id=start, page_size=self.page_size)
-        except UpstreamError as exc:
-            raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
-
-    @staticmethod
-    def _read(page: EventsPage, entity_type: str, stream: str) -> ReadPage:
-        try:
-            return page.read()
-        except UpstreamError as exc:
-            raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
 
     @staticmethod
     def _next_start(page: ReadPage, start: int) -> int | None:
@@ -299,6 +291,15 @@ class HaiiloConnector(Connector, Probe, Preview, SlicedPull):
         lookup = file_url_lookup(lambda: self._pull_client, self._client)
         found = record_file(event, lookup)
         return dataclasses.replace(record, files=(found,)) if found is not None else record
+
+
+@contextlib.contextmanager
+def _failure_named(entity_type: str, stream: str) -> Iterator[None]:
+    """A page's fetch or its decoding: an upstream error names the stream and the entity type."""
+    try:
+        yield
+    except UpstreamError as exc:
+        raise _named(exc, f"{stream} of entity type '{entity_type}'") from exc
 
 
 def _event_id(event: dict[str, Any]) -> int:
