@@ -105,7 +105,7 @@ def baseline_child(spec: dict) -> None:
 
     with contextlib.closing(raw_session(spec)) as http:
         rows_of_answer = premapped_answers(http, spec)
-    started = time.perf_counter()
+    started = sync_limit.raw_clock()
     pages = rows = 0
     ids = {"org_id": spec["org_id"], "integration_id": spec["integration_id"]}
     with contextlib.closing(raw_session(spec)) as http, psycopg.connect(spec["database_url"]) as db:

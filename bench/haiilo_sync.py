@@ -67,7 +67,7 @@ def baseline_child(spec: dict) -> None:
 
     with contextlib.closing(raw_session(spec)) as http:
         rows_of_page = premapped_pages(http, spec)
-    started = time.perf_counter()
+    started = sync_limit.raw_clock()
     events = rows = 0
     with contextlib.closing(raw_session(spec)) as http, psycopg.connect(spec["database_url"]) as db:
         for entity_type in spec["types"]:

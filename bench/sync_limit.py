@@ -310,10 +310,17 @@ def copy_merge(db, rows: list[list], *, org_id: str, integration_id: str) -> int
         return sum(1 for (inserted,) in cursor.fetchall() if inserted)
 
 
-def raw_result(items: int, rows: int, started: float) -> str:
-    """The raw-limit child's last line: what it fetched and created, its time and its own peak RSS."""
-    seconds = time.perf_counter() - started
-    return json.dumps({"items": items, "rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb(os.getpid())})
+def raw_clock() -> tuple[float, float]:
+    """Where the raw-limit child starts its clock: the wall time and this process's CPU time."""
+    return time.perf_counter(), time.process_time()
+
+
+def raw_result(items: int, rows: int, started: tuple[float, float]) -> str:
+    """The raw-limit child's last line: what it fetched and created, its time, its CPU time (since
+    `raw_clock`) and its own peak RSS."""
+    seconds, cpu = time.perf_counter() - started[0], time.process_time() - started[1]
+    return json.dumps({"items": items, "rows": rows, "seconds": seconds, "cpu_seconds": cpu,
+                       "peak_rss_mb": peak_rss_mb(os.getpid())})  # fmt: skip
 
 
 # --- the figures ------------------------------------------------------------------------------------------
@@ -390,7 +397,14 @@ def limit_report(unit: str, measured: Measured, note: str) -> list[str]:
         rss_mb=rss_mb,
         rss_idle_mb=rss_idle_mb,
     )
-    return [*table(unit, rows), note, "", *figures]
+    cpu = full["cpu"]
+    busy = [
+        f"cores busy during the sync: the worker {cpu['workers'] / full['wall']:.2f}, the whole machine "
+        f"{cpu['machine'] / full['wall']:.2f} (PostgreSQL, the fake, ...), of {os.cpu_count()}",
+        f"CPU seconds: the sync's worker {cpu['workers']:.2f}, the raw limit's process {baseline['cpu_seconds']:.2f} "
+        f"(the rest of their time they wait for PostgreSQL or the fake)",
+    ]
+    return [*table(unit, rows), note, "", *figures, *busy]
 
 
 def limit_print(args: argparse.Namespace, title: str, unit: str, measured: Measured, note: str) -> None:

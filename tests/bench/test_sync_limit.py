@@ -41,11 +41,12 @@ def test_limit_lines_compare_the_sync_with_the_limit_and_its_wall_time_with_the_
 
 def test_limit_report_takes_the_faster_raw_run_as_the_limit_and_counts_every_item_fetched():
     raw = {"items": 1000, "rows": 900, "peak_rss_mb": 90.0}
+    cpu = {"workers": 1.0, "machine": 2.0}
     measured = Measured(
-        before={**raw, "seconds": 1.0},
+        before={**raw, "seconds": 1.0, "cpu_seconds": 0.7},
         alone={"items": 1000, "mapping_seconds": 0.5, "slices": {"A": 0.25}},
-        full={"job": SimpleNamespace(entries_created=900), "seconds": 1.0, "wall": 1.25},
-        after={**raw, "seconds": 0.8},
+        full={"job": SimpleNamespace(entries_created=900), "seconds": 1.0, "wall": 1.25, "cpu": cpu},
+        after={**raw, "seconds": 0.8, "cpu_seconds": 0.6},
         rss_idle_mb=100.0,
         rss_mb=120.0,
         then=None,
@@ -56,6 +57,9 @@ def test_limit_report_takes_the_faster_raw_run_as_the_limit_and_counts_every_ite
     assert lines[6:8] == ["(a note)", ""]
     assert lines[8] == "sync / raw limit: 0.80 (goal >= 0.8; limit = the faster raw run)"
     assert lines[12] == "sync wall / slowest slice: 5.00 (goal <= 1.3, with latency)"
+    # The CPU beside the wall time: how much of it each spent computing, the rest waiting.
+    assert lines[14].startswith("cores busy during the sync: the worker 0.80, the whole machine 1.60")
+    assert lines[15].startswith("CPU seconds: the sync's worker 1.00, the raw limit's process 0.60")
 
 
 def test_spread_lines_compare_the_spread_sync_with_one_worker_and_its_wall_with_the_slowest_slice():

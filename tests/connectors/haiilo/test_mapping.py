@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 
 from connectors.base import Record, Skipped
-from connectors.haiilo.mapping import deep_link, record_from_event
+from connectors.haiilo.mapping import _path_segment, deep_link, record_from_event
 
 BASE = "https://acme.haiilo.com"
 
@@ -196,3 +197,10 @@ def test_a_deep_links_ids_are_percent_encoded_unless_plain_ascii_letters_and_dig
     assert deep_link(BASE, {"name": "file", "params": {"fileId": "\u00e91"}}) == f"{BASE}/files/%C3%A91"
     assert deep_link(BASE, {"name": "file", "params": {"fileId": "a_b.c-d~e"}}) == f"{BASE}/files/a_b.c-d~e"
     assert deep_link(BASE, {"name": "app", "params": {"id": 7}}) == f"{BASE}/apps/7"
+
+
+def test_a_path_segment_is_what_quote_makes_of_it_whether_or_not_it_takes_the_shortcut():
+    # The shortcut (an id of unreserved characters is passed as it is) must never change a link.
+    characters = [chr(code) for code in range(0x3000) if not 0xD800 <= code <= 0xDFFF]
+    for value in [*characters, "a-b", "1.2~3_x", "550e8400-e29b-41d4-a716-446655440000", "a b", "x/y", "%41"]:
+        assert _path_segment(value) == quote(value, safe=""), value
