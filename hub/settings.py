@@ -187,8 +187,9 @@ RUN_SLICE_TASKS = env.int("RUN_SLICE_TASKS", default=1)
 # How long a worker's thread keeps the GIL while another waits for it (sys.setswitchinterval). With
 # Python's 5 ms the run's thread, which writes every batch, waited about that long after each of its
 # PostgreSQL round trips while slice threads mapped; with 1 ms a Haiilo sync went from 0.56-0.58 to
-# 0.62-0.64 of its limit, and with turns to compute 0.2 ms was faster again (README "Performance").
-WORKER_SWITCH_INTERVAL_SECONDS = env.float("WORKER_SWITCH_INTERVAL_SECONDS", default=0.0002)
+# 0.62-0.64 of its limit; with turns to compute 0.2 ms was faster again, and 0.05 ms again (Haiilo
+# faster in each of three alternated pairs, Confluence the same; 0.02 ms slowed Confluence: README "Performance").
+WORKER_SWITCH_INTERVAL_SECONDS = env.float("WORKER_SWITCH_INTERVAL_SECONDS", default=0.00005)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
