@@ -7,11 +7,12 @@ it. A slice prepares its records before handing them over, so the run's thread o
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from connectors.base import Record, RecordFailure
+from connectors.base import Checkpoint, Record, RecordFailure
 from integrations.knowledge.writes import PreparedEntry, entry_prepared_or_refused
 
 T = TypeVar("T")
@@ -35,10 +36,17 @@ def record_prepared(record: Record) -> PreparedRecord:
 
 
 def records_prepared(items: Iterator[T]) -> Iterator[T | PreparedRecord]:
-    """`items`, each Record prepared (`PreparedRecord`); the other items as they are."""
+    """`items`, each Record prepared (`PreparedRecord`) and each Checkpoint's state copied while the
+    connector waits at its yield (it may go on changing that dict: the copy is what it was then); the
+    other items as they are."""
     try:
         for item in items:
-            yield record_prepared(item) if isinstance(item, Record) else item
+            if isinstance(item, Record):
+                yield record_prepared(item)
+            elif isinstance(item, Checkpoint):
+                yield Checkpoint(copy.deepcopy(item.state))
+            else:
+                yield item
     finally:
         closed(items)
 

@@ -61,7 +61,8 @@ def test_records_are_prepared_where_they_are_pulled_and_a_refused_one_becomes_it
     assert first.entry.content_hash == content_hash(clean)  # what the write path would compute itself
     assert isinstance(second, PreparedRecord) and isinstance(second.entry, RecordFailure)
     assert "external id" in second.entry.reason
-    assert third is checkpoint
+    # A cursor is copied as it is yielded: the connector may go on changing its own dict.
+    assert third == checkpoint and third.state is not checkpoint.state
 
 
 def test_closing_the_hand_over_closes_the_slices_own_generator_at_once():
@@ -133,3 +134,32 @@ def test_slices_wait_on_their_upstreams_at_once_but_map_one_at_a_time():
     }
     assert pull.waiting.most == 4  # the upstream's latency is still hidden
     assert pull.mapping.most == MAPPING_TURNS == 1  # the GIL is not fought over by the mappers
+
+
+class _ChangingItsState:
+    """A sliced pull whose slices yield one dict as their cursor and go on changing it after."""
+
+    slices_key = "parts"
+
+    @contextlib.contextmanager
+    def pull_slices(self, checkpoint: dict) -> Iterator[SlicePlan]:
+        yield SlicePlan(slices=("a", "b"), pull_slice=self._pull_slice)
+
+    def _pull_slice(self, name: str, state: dict) -> Iterator:
+        cursor = {"pages": {}}
+        for page in range(3):
+            cursor["pages"][f"{name}{page}"] = page
+            yield Checkpoint(cursor)
+
+
+def test_a_cursor_the_run_took_stays_as_it_was_while_its_slice_goes_on_and_the_others_move_on():
+    taken = [item.state for item in SliceRun(_ChangingItsState(), {"kept": 1}, concurrency=2).items()
+             if item is not None]  # fmt: skip
+    pages = [{name: sorted(state["pages"]) for name, state in whole["parts"].items()} for whole in taken]
+    # Each whole cursor is what every slice had reached then: one page more of one slice at a time.
+    assert [sum(len(names) for names in slices.values()) for slices in pages] == [1, 2, 3, 4, 5, 6]
+    for whole in pages:
+        for name, names in whole.items():
+            assert names == [f"{name}{page}" for page in range(len(names))]
+    assert pages[-1] == {"a": ["a0", "a1", "a2"], "b": ["b0", "b1", "b2"]}
+    assert all(whole["kept"] == 1 for whole in taken)  # what is not the slices' is kept
