@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -23,7 +24,7 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.http import UpstreamHttpClient, redact_url, retry_after_seconds
-from connectors.http_guard import GuardedNetworkBackend, is_public_address
+from connectors.http_guard import GuardedNetworkBackend, is_public_address, tls_context
 from tests.fakes.scripted_http import Scripted, ScriptedHttpServer
 
 SECRET = "sup3r-secret"
@@ -467,3 +468,46 @@ def test_an_error_echoing_a_basic_password_or_a_body_secret_masks_it(upstream, s
 def test_redact_url_keeps_the_path_and_hides_query_values_and_userinfo():
     url = "https://user:pw@api.example.com/v1/items?token=abc&page=2"
     assert redact_url(url) == "https://api.example.com/v1/items?token=***&page=***"
+
+
+# --- TLS ---
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 that no CA signed, and its key, as PEM files in `directory`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return str(cert_path), str(key_path)
+
+
+def test_every_upstream_client_verifies_tls_with_the_one_context_of_its_process(tmp_path, sleeps):
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(*self_signed_certificate(tmp_path))
+    with ScriptedHttpServer(tls=server_context) as upstream:
+        upstream.script("/items", Scripted(200, body={"ok": True}))
+        for _ in range(2):  # a second client is refused the same way, by the same context
+            with client_for(upstream.url, sleeps, max_attempts=1) as client:
+                with pytest.raises(UpstreamUnavailable) as caught:
+                    client.get("/items")
+            assert "CERTIFICATE_VERIFY_FAILED" in repr(caught.value.__cause__)
+        assert upstream.requests == []  # no request got past the handshake
+    context = tls_context()
+    assert tls_context() is context  # built once: reading the CA bundle costs about 30 ms each time
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -71,20 +72,24 @@ class _Server(ThreadingHTTPServer):
 class ScriptedHttpServer:
     """`with ScriptedHttpServer() as server: server.script("/x", Scripted(503), Scripted(200))`."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: a server context, to answer HTTPS (the handshake happens as each connection is accepted)."""
         self.host = host
+        self.scheme = "https" if tls else "http"
         self.requests: list[Recorded] = []
         self._queues: dict[str, deque[Scripted]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._server = _Server((host, 0), _Handler)
         self._server.owner = self
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         # A short poll keeps shutdown (and so every test's teardown) fast.
         serve = partial(self._server.serve_forever, poll_interval=0.01)
         self._thread = threading.Thread(target=serve, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server_port}"
+        return f"{self.scheme}://{self.host}:{self._server.server_port}"
 
     @property
     def port(self) -> int:
