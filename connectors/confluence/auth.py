@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, ClassVar
 
@@ -10,9 +11,13 @@ from connectors.confluence import settings
 from connectors.errors import CredentialExpired, UpstreamError
 from connectors.http import UpstreamHttpClient
 from connectors.oauth2 import OAuth2AuthorizationCode
+from connectors.turns import turn_lent
 
 # Refresh this long before the access token's stated expiry, so a call never races it.
 EXPIRY_MARGIN_SECONDS = 60
+# One per process, not per connector: refreshes are an hour apart per grant, and the threads that race
+# for one are a run's slices.
+_REFRESH_LOCK = threading.Lock()
 
 
 def _expiring(credentials: dict[str, Any]) -> bool:
@@ -75,7 +80,21 @@ class AtlassianOAuth(OAuth2AuthorizationCode):
     def refresh_credentials(self) -> dict[str, Any]:
         """A new access token; the rotated refresh token is stored (sealed) before anything uses it.
 
-        Another process (a sync, an action) may have rotated the tokens since this one read them:
+        One refresh at a time in a process: the slices of a run share one grant and, when its access
+        token expires, are refused at the same moment. The first refreshes; the others, waiting their
+        turn, take the tokens it got (a refresh of their own would spend a refresh token the first had
+        just rotated away).
+        """
+        refused = self.credentials.get("access_token")  # type: ignore[attr-defined]
+        # Waited for without a turn to compute: the holder may be waiting for one (connectors.turns).
+        with turn_lent(), _REFRESH_LOCK:
+            now = self.credentials  # type: ignore[attr-defined]
+            if now.get("access_token") != refused and now.get("access_token") and not _expiring(now):
+                return now  # refreshed by another thread while this one waited
+            return self._refresh_adopting_stored()
+
+    def _refresh_adopting_stored(self) -> dict[str, Any]:
+        """Another process (a sync, an action) may have rotated the tokens since this one read them:
         its refresh token is then dead, and reusing it after Atlassian's leeway would revoke the
         whole family. So the stored credentials are read first, and adopted if they are newer.
         """

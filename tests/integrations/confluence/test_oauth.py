@@ -1,10 +1,12 @@
 """The Atlassian OAuth 2.0 (3LO) popup for Confluence, and rotating refresh tokens during a sync."""
 
+import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from django.db import connections
 
 from connectors.base import Record
 from connectors.confluence.client import LIST_LIMIT
@@ -149,6 +151,28 @@ def test_a_process_holding_rotated_away_tokens_adopts_the_stored_ones_instead_of
     assert atlassian.model.tokens.refreshes == 1
     assert len(pull_all(stale).records) == 1  # its 401 leads to the stored tokens, not to a reuse
     assert atlassian.model.tokens.reuse_detected == 0 and atlassian.model.tokens.refreshes == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the threads read and store the credentials on connections of their own
+def test_slices_refused_at_once_share_one_refresh_instead_of_spending_the_rotated_token(connected, atlassian):
+    connector = connector_for(Integration.objects.get(id=connected.id))  # one run's connector, as its slices share
+    atlassian.model.expire_access_tokens()
+    start = threading.Barrier(4)
+    headers = []
+
+    def refused_slice() -> None:
+        start.wait()
+        headers.append(connector._bearer_after_refresh())  # what the HTTP layer calls on a 401
+        connections.close_all()
+
+    threads = [threading.Thread(target=refused_slice) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert atlassian.model.tokens.refreshes == 1 and atlassian.model.tokens.reuse_detected == 0
+    stored = Integration.objects.get(id=connected.id).credentials
+    assert headers == [{"Authorization": f"Bearer {stored['access_token']}"}] * 4
 
 
 def test_patching_the_spaces_of_an_oauth_integration_checks_them_with_its_tokens(connected, atlassian, admin_client):
