@@ -61,8 +61,9 @@ _PARSER_ONLY = frozenset(
     {*DROPPED_TAGS, "textarea", "xmp", "noembed", "noframes", "plaintext", "math", "select", "frameset",
      "frame", "html", "body", "listing", "image", "isindex"}
 )  # fmt: skip
-# A "<" and what follows it up to the next ">" (or the next "<", or the end): a tag, or text.
-_SPANS = re.compile(r"(<[^<>]*>?)")
+# A "<" and what follows it up to the next ">" (or the next "<", or the end): a tag, or text. Possessive:
+# giving characters back could never make a longer match, and not keeping them to give back is faster.
+_SPANS = re.compile(r"(<[^<>]*+>?)")
 # A tag whose end is beyond doubt: names without quotes, "=" or "<"; values quoted without "<" or ">",
 # or unquoted without quotes or "=". (The tokenizer reads more; the rest goes to the parser.)
 _PLAIN_TAG = re.compile(
