@@ -32,7 +32,9 @@ LOG_MAX_LINES = 200
 LOG_LINE_MAX_CHARS = 500
 # A running job proves it is alive at least this often (seconds), also while it waits on an upstream.
 HEARTBEAT_INTERVAL = 10.0
-LOST_CHECK_INTERVAL = 1.0
+# How stale `Lease.is_lost` may be: a cancelled spread part stops pulling within this (one EXISTS query
+# at most this often, per part); it wrote nothing more anyway, its batches being fenced.
+LOST_CHECK_INTERVAL = 0.25
 
 
 class LeaseLost(BaseException):  # noqa: N818 (not an error of the run: the end of this worker's part in it)

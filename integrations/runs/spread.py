@@ -256,11 +256,13 @@ class Part:
         writes.done()
 
     def _until_stopped(self, items: Iterator[PullItem]) -> Iterator[PullItem | SliceCheckpoint]:
-        """The slice's items while the part runs; its cursor waits for the next batch (as in one worker:
-        saving it at each page would halve the batches)."""
+        """The slice's items while the part runs and holds the lease (a cancel is seen within
+        LOST_CHECK_INTERVAL, not at the next batch: the slice asks for no more pages; what it pulled
+        is written by no one, the batch's fence refusing it); its cursor waits for the next batch (as in
+        one worker: saving it at each page would halve the batches)."""
         try:
             for item in items:
-                if self.stopped.is_set():
+                if self._cancelled():
                     return
                 yield SliceCheckpoint(item.state) if isinstance(item, Checkpoint) else item
         finally:
