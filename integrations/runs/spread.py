@@ -47,7 +47,7 @@ from integrations.runs.jobs import (
     LeaseLost,
     heartbeat_timeout,
 )
-from integrations.runs.prepared import records_prepared
+from integrations.runs.prepared import PreparedRecord, records_prepared
 from integrations.runs.pull import PROGRESS_INTERVAL, JobWrites, pull_items_write
 from integrations.runs.slices import SliceCheckpoint, prefetched
 from integrations.runs.state import integration_state_set
@@ -248,18 +248,20 @@ class Part:
             state = slice_state(
                 _integration_checkpoint(self.integration.pk).get(self.connector.slices_key) or {}, row.name
             )
-            items = self._until_stopped(plan.pull_slice(row.name, state))
+            # Prepared (records, and cursors copied) as in one worker, then turned into slice cursors.
+            items = self._until_stopped(records_prepared(plan.pull_slice(row.name, state)))
         else:  # gone upstream since the coordinator's plan: nothing of it to pull now
             items = iter(())
         with while_waiting(writes.heartbeat), cancel_checked(self._cancelled):
-            pull_items_write(prefetched(records_prepared(items)), self.integration, writes, log, counters)
+            pull_items_write(prefetched(items), self.integration, writes, log, counters)
         writes.done()
 
-    def _until_stopped(self, items: Iterator[PullItem]) -> Iterator[PullItem | SliceCheckpoint]:
-        """The slice's items while the part runs and holds the lease (a cancel is seen within
-        LOST_CHECK_INTERVAL, not at the next batch: the slice asks for no more pages; what it pulled
-        is written by no one, the batch's fence refusing it); its cursor waits for the next batch (as in
-        one worker: saving it at each page would halve the batches)."""
+    def _until_stopped(
+        self, items: Iterator[PullItem | PreparedRecord]
+    ) -> Iterator[PullItem | PreparedRecord | SliceCheckpoint]:
+        """The slice's items until the part stops or loses the lease (seen within LOST_CHECK_INTERVAL, so
+        a cancelled slice asks for no more pages; the batch's fence already refuses its writes). Its
+        cursor waits for the next batch, as in one worker: saving it at each page would halve the batches."""
         try:
             for item in items:
                 if self._cancelled():
